@@ -1,0 +1,35 @@
+# Two commands: `make run` and `make test`. Everything else is set up by them.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench index clean eval
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found); set PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip >/dev/null
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -e '.[test]'
+	@touch $(STAMP)
+
+index/CURRENT: | $(STAMP)
+	$(VENV)/bin/qa index
+
+run: $(STAMP) index/CURRENT
+	$(VENV)/bin/qa ask "Where did the foreign ministers of Russia and Ukraine meet?"
+	@echo 'Ask more: .venv/bin/qa ask "your question"   (read a source: .venv/bin/qa show FILE:LINES)'
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+eval: $(STAMP)
+	$(VENV)/bin/qa eval questions tests/data/questions.jsonl
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) index/gen-* index/CURRENT index/.lock

@@ -1,0 +1,185 @@
+"""The core's public face: one object that the CLI, the chat app and the eval all drive the same way."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .answer import Answer, Answerer, idf_weights
+from .config import Settings
+from .conversation import Conversation, Turn
+from .documents import FileEntry, Passage, Skipped, discover, read_document
+from .embedding import Embedder, SentenceTransformerEmbedder
+from .errors import BadQuestion, IndexMissing
+from .indexer import BuildReport, ProgressFn, build_index
+from .retrieval import Hit, Mode, Retriever
+from .store import Index, check_compatible
+from .text import content_terms, strip_controls, words
+
+MAX_QUESTION_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Article:
+    """An article as the source viewer shows it: cleaned text and its passages."""
+
+    source: str
+    text: str
+    title: str
+    date: str | None
+    passages: tuple[Passage, ...]
+
+
+@dataclass(frozen=True)
+class Status:
+    articles_dir: str
+    index_dir: str
+    generation: str
+    model: str
+    files: int
+    passages: int
+    built_at: str
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+
+
+def validate_question(question: str) -> str:
+    question = " ".join(strip_controls(question or "").split())
+    if not question:
+        raise BadQuestion("The question is empty.", 'Ask something, e.g. qa ask "Where did the ministers meet?"')
+    if len(question) > MAX_QUESTION_CHARS:
+        raise BadQuestion(f"The question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}.", "Ask a shorter question.")
+    if not any(ch.isalnum() for ch in question):
+        raise BadQuestion("The question has no words in it.", "Ask in words, e.g. \"Who is Turkey's spokesperson?\"")
+    return question
+
+
+class Assistant:
+    """Loads lazily; thread-safe for one asker and one rebuilder at a time."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, mode: Mode = "hybrid") -> None:
+        self.settings = settings
+        self.embedder = embedder or SentenceTransformerEmbedder(settings.model, settings.batch_size)
+        self.mode = mode
+        self.answerer = Answerer()
+        self._index: Index | None = None
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------ loading
+
+    def load_model(self) -> None:
+        load = getattr(self.embedder, "load", None)
+        if load:
+            load()
+
+    def index(self) -> Index:
+        """The live index, reopened when a rebuild (here or in another process) switched generations."""
+        with self._lock:
+            if self._index is not None and not self._index.is_current():
+                old, self._index = self._index, None
+                old.close()
+                _idf_cache.cache_clear()
+            if self._index is None:
+                self._index = Index.open(self.settings.index_dir, model=None)
+                check_compatible(self._index.meta, self.embedder.name)
+            return self._index
+
+    def has_index(self) -> bool:
+        return (self.settings.index_dir / "CURRENT").exists()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._index is not None:
+                self._index.close()
+                self._index = None
+
+    # ------------------------------------------------------------ asking
+
+    def retriever(self) -> Retriever:
+        return Retriever(self.index(), self.embedder, self.mode)
+
+    def search(self, query: str, k: int | None = None, **filters) -> list[Hit]:
+        return self.retriever().search(query, k or self.settings.k, **filters)
+
+    def ask(
+        self,
+        question: str,
+        conversation: Conversation | None = None,
+        k: int | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> Answer:
+        question = validate_question(question)
+        query, context_terms = (conversation.contextual_query(question) if conversation else (question, []))
+        index = self.index()
+        hits = Retriever(index, self.embedder, self.mode).search(query, k or self.settings.k, since=since, until=until)
+        self.answerer.idf = _idf(index, tuple(sorted(set(words(query)))))
+        answer = self.answerer.compose(question, hits, query=query, context_terms=context_terms)
+        if conversation is not None:
+            conversation.add(Turn(question, query, answer.text, answer.found))
+        return answer
+
+    # ------------------------------------------------------------ articles
+
+    def article(self, source: str) -> Article:
+        """Read an article fresh from disk, split exactly as the index splits it."""
+        from .errors import BadPath
+
+        root = self.settings.articles_dir.resolve()
+        path = (root / source).resolve()
+        if root not in path.parents or not path.is_file():
+            raise BadPath(f"No article {source!r} in {root}.", "Use a path from a citation, e.g. qa show file.txt:3-5.")
+        st = path.stat()
+        doc = read_document(FileEntry(source, path, st.st_size, st.st_mtime_ns))
+        if isinstance(doc, Skipped):
+            raise BadPath(f"Cannot show {source}: {doc.reason}.", "Check the file.")
+        return Article(doc.source, doc.text, doc.title, doc.date, doc.passages)
+
+    # ------------------------------------------------------------ rebuilding
+
+    def rebuild(self, full: bool = False, progress: ProgressFn | None = None, cancelled: Callable[[], bool] | None = None) -> BuildReport:
+        report = build_index(self.settings, self.embedder, full=full, progress=progress, cancelled=cancelled)
+        with self._lock:
+            if self._index is not None and not self._index.is_current():
+                self._index.close()
+                self._index = None
+        return report
+
+    def status(self) -> Status:
+        index = self.index()
+        entries, _ = discover(self.settings.articles_dir, self.settings.max_file_bytes) if self.settings.articles_dir.is_dir() else ([], [])
+        known = index.files()
+        added = sorted(e.source for e in entries if e.source not in known)
+        changed = sorted(
+            e.source for e in entries if e.source in known and (known[e.source].size, known[e.source].mtime_ns) != (e.size, e.mtime_ns)
+        )
+        present = {e.source for e in entries}
+        removed = sorted(s for s in known if s not in present)
+        m = index.meta
+        return Status(str(self.settings.articles_dir), str(self.settings.index_dir), m.generation, m.model, m.files, m.passages, m.built_at, added, changed, removed)
+
+
+@lru_cache(maxsize=4096)
+def _df(index: Index, word: str) -> int:
+    return index.document_frequency(word)
+
+
+_idf_cache = _df
+
+
+def _idf(index: Index, query_words: tuple[str, ...]) -> dict[str, float]:
+    """IDF of the query's content terms, from the keyword index's document frequencies."""
+    n = max(index.meta.passages, 1)
+    freq: dict[str, int] = {}
+    for word in query_words:
+        for term in content_terms(word):
+            freq[term] = max(freq.get(term, 0), _df(index, word))
+    return idf_weights(freq, n)
+
+
+def require_index(assistant: Assistant) -> None:
+    if not assistant.has_index():
+        raise IndexMissing(f"No index in {assistant.settings.index_dir}.", "Run `qa index` to build it.")

@@ -1,0 +1,51 @@
+"""Conversation context: a follow-up question is searched together with the turn before it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .text import content_terms, words
+
+# Words that point back at something said before.
+_REFERRING = frozenset(
+    "it its it's they them their theirs he him his she her hers this that these those there then "
+    "such the same former latter".split()
+)
+_OPENERS = re.compile(r"^\s*(and|but|also|so|what about|how about|and what|why|when|where)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Turn:
+    question: str
+    query: str  # what was searched for this turn
+    answer: str
+    found: bool
+
+
+@dataclass
+class Conversation:
+    turns: list[Turn] = field(default_factory=list)
+
+    def clear(self) -> None:
+        self.turns.clear()
+
+    def add(self, turn: Turn) -> None:
+        self.turns.append(turn)
+
+    def is_follow_up(self, question: str) -> bool:
+        """Short questions, or ones that refer back ("When does it take place?"), lean on the last turn."""
+        if not self.turns:
+            return False
+        tokens = words(question)
+        if any(t in _REFERRING for t in tokens):
+            return True
+        return len(content_terms(question)) <= 2 or bool(_OPENERS.match(question) and len(tokens) <= 6)
+
+    def contextual_query(self, question: str) -> tuple[str, list[str]]:
+        """(search query, context terms). The previous turn's query carries the topic forward."""
+        if not self.is_follow_up(question):
+            return question, []
+        previous = self.turns[-1]
+        context = previous.query
+        return f"{context} {question}", content_terms(context)

@@ -1,0 +1,365 @@
+"""Find article files, read them safely and split them into passages with exact line spans."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from .text import (
+    clean_text,
+    decode_bytes,
+    estimate_wordpieces,
+    STOPWORDS,
+    looks_binary,
+    sentence_spans,
+    text_hash,
+)
+
+# Bump when splitting changes: an index built by another splitter must be rebuilt, not mixed.
+SPLITTER_VERSION = 1
+SUFFIXES = {".txt", ".md", ".markdown"}
+# all-MiniLM-L6-v2 reads 256 word pieces; leave room for [CLS]/[SEP] and estimation error.
+MAX_PASSAGE_PIECES = 230
+MIN_PASSAGE_WORDS = 10
+
+
+@dataclass(frozen=True)
+class Passage:
+    source: str  # path relative to the articles folder, with forward slashes
+    paragraph: int  # 1-based passage number within the article
+    line_start: int  # 1-based, inclusive
+    line_end: int
+    char_start: int  # offsets into the cleaned article text
+    char_end: int
+    text: str
+    title: str = ""
+    date: str | None = None  # ISO date of the article, when known
+
+    @property
+    def key(self) -> str:
+        return text_hash(self.text)
+
+    @property
+    def citation(self) -> str:
+        span = f"{self.line_start}" if self.line_start == self.line_end else f"{self.line_start}-{self.line_end}"
+        return f"{self.source}:{span}"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Document:
+    source: str
+    text: str  # cleaned text; line numbers match the file's
+    title: str
+    date: str | None
+    passages: tuple[Passage, ...]
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A candidate article file found on disk, with what a rescan compares: size and mtime."""
+
+    source: str
+    path: Path
+    size: int
+    mtime_ns: int
+
+
+# ---------------------------------------------------------------- discovery
+
+
+def discover(articles_dir: Path, max_bytes: int) -> tuple[list[FileEntry], list[Skipped]]:
+    """Every .txt/.md file under the folder (recursively, hidden entries excluded), sorted.
+
+    Costs one stat per file: a rescan of an unchanged folder reads no file contents.
+    """
+    found: list[FileEntry] = []
+    skipped: list[Skipped] = []
+    for root, dirs, files in os.walk(articles_dir, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith(".") or Path(name).suffix.lower() not in SUFFIXES:
+                continue
+            path = Path(root) / name
+            source = path.relative_to(articles_dir).as_posix()
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                skipped.append(Skipped(source, "broken symbolic link"))
+                continue
+            except OSError as exc:
+                skipped.append(Skipped(source, f"cannot read ({exc.strerror or exc})"))
+                continue
+            if not path.is_file():
+                continue
+            if st.st_size > max_bytes:
+                mb = max_bytes / (1024 * 1024)
+                skipped.append(Skipped(source, f"larger than {mb:g} MB (raise QA_MAX_FILE_MB to include it)"))
+                continue
+            if st.st_size == 0:
+                skipped.append(Skipped(source, "empty file"))
+                continue
+            found.append(FileEntry(source, path, st.st_size, st.st_mtime_ns))
+    return found, skipped
+
+
+def read_document(entry: FileEntry) -> Document | Skipped:
+    """Read and split one file, or say in a few words why it is skipped."""
+    try:
+        data = entry.path.read_bytes()
+    except PermissionError:
+        return Skipped(entry.source, "permission denied")
+    except OSError as exc:
+        return Skipped(entry.source, f"cannot read ({exc.strerror or exc})")
+    return parse_document(entry.source, data)
+
+
+def parse_document(source: str, data: bytes) -> Document | Skipped:
+    if not data.strip():
+        return Skipped(source, "empty file")
+    if looks_binary(data):
+        return Skipped(source, "binary file (contains NUL bytes)")
+    text = clean_text(decode_bytes(data))
+    if not text.strip():
+        return Skipped(source, "no readable text")
+    doc = split_document(source, text)
+    if not doc.passages:
+        return Skipped(source, "no paragraphs of text")
+    return doc
+
+
+# ---------------------------------------------------------------- splitting
+
+_MONTHS = {m: i for i, m in enumerate(
+    "jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
+_MONTH = r"(?P<mon>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+_TIME = r"(?:,?\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*(?:[AaPp]\.?[Mm]\.?|GMT|UTC|[A-Z]{2,4}))?)?"
+# A date prefix such as "date 2022-01-26 " at the start of a line; the rest of the line is text.
+_DATE_PREFIX = re.compile(r"^\s*(?:date|published|updated)\s*:?\s*(?P<iso>\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2})?\S*)?\s*", re.I)
+# Lines that are only a date (and maybe a time).
+_DATE_LINES = [
+    re.compile(r"^\s*(?:(?:date|published|updated|posted)\s*:?\s*)?(?P<iso>\d{4}-\d{2}-\d{2})" + _TIME + r"\s*$", re.I),
+    re.compile(r"^\s*(?:(?:date|published|updated|posted)\s*:?\s*)?(?P<day>\d{1,2})\s+" + _MONTH + r",?\s+(?P<year>\d{4})" + _TIME + r"\s*$", re.I),
+    re.compile(r"^\s*(?:(?:date|published|updated|posted)\s*:?\s*)?(?:\w+day,?\s+)?" + _MONTH + r"\s+(?P<day>\d{1,2}),?\s+(?P<year>\d{4})" + _TIME + r"\s*$", re.I),
+]
+
+
+def parse_date_line(line: str) -> tuple[str | None, int]:
+    """(ISO date, characters consumed) if the line is, or starts with, a date marker; else (None, 0)."""
+    for pattern in _DATE_LINES:
+        m = pattern.match(line)
+        if m:
+            iso = _iso(m)
+            if iso:
+                return iso, len(line)
+    m = _DATE_PREFIX.match(line)
+    if m:
+        iso = _iso(m)
+        if iso:
+            return iso, m.end()
+    return None, 0
+
+
+def _iso(m: re.Match) -> str | None:
+    try:
+        if m.groupdict().get("iso"):
+            return datetime.strptime(m.group("iso"), "%Y-%m-%d").date().isoformat()
+        month = _MONTHS[m.group("mon")[:3].lower()]
+        return date(int(m.group("year")), month, int(m.group("day"))).isoformat()
+    except ValueError:
+        return None
+
+
+def is_debris(line: str) -> bool:
+    """Web-page leftovers: a long run of the same few tokens (icon names, menu items), no prose."""
+    tokens = [t.lower() for t in re.findall(r"[A-Za-z]+", line)]
+    if len(tokens) < 12:
+        return False
+    sentence_marks = len(re.findall(r"[.!?][\"'”’]?(?:\s|$)", line))
+    if sentence_marks > 1:
+        return False
+    repeated = Counter(t[-4:] for t in tokens).most_common(1)[0][1] / len(tokens)
+    function_words = sum(t in STOPWORDS for t in tokens) / len(tokens)
+    # Prose is about 40% function words; menus and icon lists have almost none.
+    return repeated >= 0.25 or function_words < 0.08
+
+
+def _is_headline(line: str) -> bool:
+    stripped = line.strip().lstrip("#").strip()
+    n_words = len(stripped.split())
+    return 0 < n_words <= 20 and not stripped.endswith((".", ",", ";", ":")) and not stripped.startswith(("\"", "“"))
+
+
+@dataclass
+class _Piece:
+    """A run of kept text: lines [line_start, line_end] and chars [start, end) of the article."""
+
+    line_start: int
+    line_end: int
+    start: int
+    end: int
+
+
+def split_document(source: str, text: str) -> Document:
+    """Blank-line paragraphs, with the article's date, title and page debris handled.
+
+    Line numbers are 1-based and match the file as an editor shows it.
+    """
+    lines = text.split("\n")
+    offsets = []
+    pos = 0
+    for line in lines:
+        offsets.append(pos)
+        pos += len(line) + 1
+
+    article_date: str | None = None
+    title = ""
+    seen_prose = False
+    blocks: list[list[_Piece]] = []
+    current: list[_Piece] = []
+    in_front_matter = lines and lines[0].strip() == "---" and source.lower().endswith((".md", ".markdown"))
+
+    for i, line in enumerate(lines):
+        number = i + 1
+        if in_front_matter:
+            if i > 0 and line.strip() in ("---", "..."):
+                in_front_matter = False
+            elif article_date is None:
+                m = re.match(r"^\s*date\s*:\s*['\"]?(\d{4}-\d{2}-\d{2})", line)
+                if m:
+                    article_date = m.group(1)
+            if i > 0 and not in_front_matter:
+                continue
+            if in_front_matter:
+                continue
+        if not line.strip():
+            if current:
+                blocks.append(current)
+                current = []
+            continue
+        start, end = offsets[i], offsets[i] + len(line)
+        if not seen_prose:
+            if is_debris(line):
+                continue
+            found, consumed = parse_date_line(line)
+            if found:
+                article_date = article_date or found
+                start += consumed
+                if not line[consumed:].strip():
+                    continue
+            candidate = text[start:end]
+            if not title and _is_headline(candidate):
+                title = candidate.strip().lstrip("#").strip()
+            elif title and candidate.strip().lstrip("#").strip() == title:
+                continue  # the headline repeated by the page layout
+            if len(candidate.split()) > 20:
+                seen_prose = True
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        current.append(_Piece(number, number, start, end))
+    if current:
+        blocks.append(current)
+
+    passages = [_make(source, text, block, title, article_date) for block in _merge_tiny(blocks, text)]
+    passages = [p for chunk in passages for p in _split_long(chunk, text)]
+    passages = [
+        Passage(p.source, n, p.line_start, p.line_end, p.char_start, p.char_end, p.text, title, article_date)
+        for n, p in enumerate(passages, start=1)
+    ]
+    return Document(source, text, title, article_date, tuple(passages))
+
+
+def _block_words(block: list[_Piece], text: str) -> int:
+    return sum(len(text[p.start : p.end].split()) for p in block)
+
+
+def _merge_tiny(blocks: list[list[_Piece]], text: str) -> list[list[_Piece]]:
+    """Fold fragments shorter than MIN_PASSAGE_WORDS into the next block (the previous one at the end)."""
+    merged: list[list[_Piece]] = []
+    carry: list[_Piece] = []
+    for block in blocks:
+        block = carry + block
+        carry = []
+        if _block_words(block, text) < MIN_PASSAGE_WORDS:
+            carry = block
+            continue
+        merged.append(block)
+    if carry:
+        if merged:
+            merged[-1] = merged[-1] + carry
+        else:
+            merged.append(carry)
+    return merged
+
+
+def _make(source: str, text: str, block: list[_Piece], title: str, when: str | None) -> Passage:
+    body = "\n".join(text[p.start : p.end] for p in block)
+    return Passage(source, 0, block[0].line_start, block[-1].line_end, block[0].start, block[-1].end, body, title, when)
+
+
+def _split_long(passage: Passage, text: str) -> list[Passage]:
+    """Split a passage longer than the model's window at sentence boundaries (words, if it must)."""
+    if estimate_wordpieces(passage.text) <= MAX_PASSAGE_PIECES:
+        return [passage]
+    body = passage.text
+    spans = []
+    for a, b in sentence_spans(body):
+        spans.extend(_split_words(body, a, b))
+    chunks: list[tuple[int, int]] = []
+    cur_start, cur_end = spans[0]
+    for a, b in spans[1:]:
+        if estimate_wordpieces(body[cur_start:b]) <= MAX_PASSAGE_PIECES:
+            cur_end = b
+        else:
+            chunks.append((cur_start, cur_end))
+            cur_start, cur_end = a, b
+    chunks.append((cur_start, cur_end))
+    out = []
+    for a, b in chunks:
+        # Map offsets in the joined body back to the article: the body joins pieces with "\n",
+        # which are the article's own newlines whenever the pieces are adjacent lines.
+        start, end = _locate(passage, text, a, b)
+        out.append(Passage(
+            passage.source, 0,
+            text.count("\n", 0, start) + 1, text.count("\n", 0, end) + 1,
+            start, end, body[a:b], passage.title, passage.date,
+        ))
+    return out
+
+
+def _split_words(body: str, a: int, b: int) -> list[tuple[int, int]]:
+    if estimate_wordpieces(body[a:b]) <= MAX_PASSAGE_PIECES:
+        return [(a, b)]
+    out = []
+    start = a
+    last_good = None
+    for m in re.finditer(r"\S+", body[a:b]):
+        end = a + m.end()
+        if estimate_wordpieces(body[start:end]) > MAX_PASSAGE_PIECES and last_good is not None:
+            out.append((start, last_good))
+            start = a + m.start()
+        last_good = end
+    out.append((start, b))
+    return out
+
+
+def _locate(passage: Passage, text: str, a: int, b: int) -> tuple[int, int]:
+    """Article offsets of body[a:b]; exact when the passage is contiguous in the article."""
+    body = passage.text
+    if text[passage.char_start : passage.char_end] == body:
+        return passage.char_start + a, passage.char_start + b
+    found = text.find(body[a:b], passage.char_start, passage.char_end)
+    if found >= 0:
+        return found, found + (b - a)
+    return passage.char_start, passage.char_end

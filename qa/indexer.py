@@ -1,0 +1,238 @@
+"""Bring the index up to date with the articles folder, embedding only passages never seen before."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .config import Settings
+from .documents import SPLITTER_VERSION, Document, FileEntry, Passage, Skipped, discover, read_document
+from .embedding import Embedder
+from .errors import BadPath, IndexMissing, QAError
+from .locking import writer_lock
+from .store import FORMAT_VERSION, FileRecord, GenerationWriter, Index, Meta, check_compatible, touch_files, vectors_of
+
+
+class Cancelled(QAError):
+    pass
+
+
+@dataclass(frozen=True)
+class BuildProgress:
+    phase: str  # "scan", "read", "embed", "write", "done"
+    done: int
+    total: int
+
+
+@dataclass
+class BuildReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # (old, new)
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    passages: int = 0  # total in the index afterwards
+    embedded: int = 0  # passages sent to the model in this run
+    files: int = 0
+    seconds: float = 0.0
+    full: bool = False
+    generation: str = ""
+
+    @property
+    def changed_anything(self) -> bool:
+        return bool(self.added or self.changed or self.removed or self.renamed)
+
+    def to_dict(self) -> dict:
+        return {
+            "added": len(self.added),
+            "changed": len(self.changed),
+            "removed": len(self.removed),
+            "renamed": len(self.renamed),
+            "unchanged": self.unchanged,
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "passages": self.passages,
+            "embedded": self.embedded,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+ProgressFn = Callable[[BuildProgress], None]
+
+
+def _sha256(entry: FileEntry) -> str:
+    digest = hashlib.sha256()
+    with open(entry.path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build_index(
+    settings: Settings,
+    embedder: Embedder,
+    full: bool = False,
+    progress: ProgressFn | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> BuildReport:
+    """Update (or, with `full`, rebuild) the index under the writer lock; returns what happened."""
+    articles = settings.articles_dir
+    if not articles.is_dir():
+        raise BadPath(f"The articles folder {articles} does not exist.", "Create it or pass --articles DIR.")
+    started = time.perf_counter()
+    with writer_lock(settings.index_dir, settings.lock_wait):
+        report = _build_locked(settings, embedder, full, progress or (lambda p: None), cancelled or (lambda: False))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _build_locked(settings: Settings, embedder: Embedder, full: bool, progress: ProgressFn, cancelled) -> BuildReport:
+    report = BuildReport(full=full)
+    base: Index | None = None
+    if not full:
+        try:
+            base = Index.open(settings.index_dir, model=None)
+        except IndexMissing:
+            base = None
+        if base is not None:
+            check_compatible(base.meta, embedder.name)
+    try:
+        return _update(settings, embedder, base, report, progress, cancelled)
+    finally:
+        if base is not None:
+            base.close()
+
+
+def _update(settings, embedder, base: Index | None, report: BuildReport, progress: ProgressFn, cancelled) -> BuildReport:
+    entries, report.skipped = discover(settings.articles_dir, settings.max_file_bytes)
+    progress(BuildProgress("scan", len(entries), len(entries)))
+    old_files = base.files() if base is not None else {}
+    present = {e.source for e in entries}
+
+    # 1. Classify by stat: unchanged files cost nothing more.
+    to_read: list[FileEntry] = []
+    for entry in entries:
+        old = old_files.get(entry.source)
+        if old is not None and old.size == entry.size and old.mtime_ns == entry.mtime_ns:
+            report.unchanged += 1
+        else:
+            to_read.append(entry)
+    gone = {s: r for s, r in old_files.items() if s not in present}
+
+    # 2. Read what may have changed; a same-hash file is a touch or a rename, not new content.
+    touched: list[FileRecord] = []
+    new_docs: list[tuple[FileEntry, Document, str]] = []
+    gone_by_hash = {}
+    for source, record in gone.items():
+        gone_by_hash.setdefault(record.sha256, []).append(source)
+    renames: list[tuple[str, FileRecord]] = []
+    for n, entry in enumerate(to_read, start=1):
+        if cancelled():
+            raise Cancelled("Rebuild cancelled; the index is unchanged.")
+        progress(BuildProgress("read", n, len(to_read)))
+        try:
+            digest = _sha256(entry)
+        except OSError as exc:
+            report.skipped.append(Skipped(entry.source, f"cannot read ({exc.strerror or exc})"))
+            continue
+        old = old_files.get(entry.source)
+        if old is not None and old.sha256 == digest:
+            touched.append(FileRecord(entry.source, entry.size, entry.mtime_ns, digest, old.title, old.date, old.passages))
+            report.unchanged += 1
+            continue
+        doc = read_document(entry)
+        if isinstance(doc, Skipped):
+            report.skipped.append(doc)
+            continue
+        record = FileRecord(entry.source, entry.size, entry.mtime_ns, digest, doc.title, doc.date, len(doc.passages))
+        if old is None and gone_by_hash.get(digest):
+            source_was = gone_by_hash[digest].pop(0)
+            del gone[source_was]
+            renames.append((source_was, record))
+            report.renamed.append((source_was, entry.source))
+            continue
+        (report.changed if old is not None else report.added).append(entry.source)
+        new_docs.append((entry, doc, digest))
+    # Files that became unreadable or empty leave the index too: it must not cite what cannot be shown.
+    skipped_now = {s.path for s in report.skipped}
+    gone.update({s: old_files[s] for s in skipped_now if s in old_files})
+    report.removed = sorted(gone)
+
+    if not report.changed_anything:
+        if touched and base is not None:
+            touch_files(base, touched)
+        report.passages = base.meta.passages if base is not None else 0
+        report.files = base.meta.files if base is not None else 0
+        report.generation = base.meta.generation if base is not None else ""
+        if base is None:
+            # Nothing to index yet still gives a valid, empty index: the app can open it.
+            return _write(settings, embedder, None, report, [], {}, [], touched, progress, cancelled)
+        return report
+
+    return _write(settings, embedder, base, report, new_docs, gone, renames, touched, progress, cancelled)
+
+
+def _write(settings, embedder, base, report, new_docs, gone, renames, touched, progress, cancelled) -> BuildReport:
+    import numpy as np
+
+    meta = Meta(
+        format_version=FORMAT_VERSION,
+        model=embedder.name,
+        dimension=base.meta.dimension if base is not None else embedder.dimension,
+        splitter_version=SPLITTER_VERSION,
+        next_id=base.meta.next_id if base is not None else 1,
+    )
+    passages: list[Passage] = [p for _, doc, _ in new_docs for p in doc.passages]
+
+    # Reuse vectors by content: from the base generation, and within this batch.
+    unique: dict[str, int] = {}
+    for p in passages:
+        unique.setdefault(p.key, len(unique))
+    known: dict[str, "np.ndarray"] = {}
+    if base is not None and unique:
+        found = base.ids_with_key(list(unique))
+        if found:
+            ids, vecs = vectors_of(base.vectors)
+            row_of = {int(i): r for r, i in enumerate(ids)}
+            for key, pids in found.items():
+                known[key] = vecs[row_of[pids[0]]]
+    todo = [key for key in unique if key not in known]
+    text_of = {p.key: p.text for p in passages}
+    if todo:
+        total = len(todo)
+        step = 256
+        for begin in range(0, total, step):
+            if cancelled():
+                raise Cancelled("Rebuild cancelled; the index is unchanged.")
+            batch = todo[begin : begin + step]
+            vectors = embedder.embed([text_of[k] for k in batch])
+            for key, vec in zip(batch, vectors):
+                known[key] = vec
+            progress(BuildProgress("embed", min(begin + step, total), total))
+    report.embedded = len(todo)
+    matrix = np.stack([known[p.key] for p in passages]) if passages else np.zeros((0, meta.dimension), "float32")
+
+    progress(BuildProgress("write", 0, 1))
+    writer = GenerationWriter(settings.index_dir, base, meta)
+    try:
+        if cancelled():
+            raise Cancelled("Rebuild cancelled; the index is unchanged.")
+        writer.remove_sources(sorted(set(gone) | set(report.changed)))
+        writer.add_passages(passages, matrix)
+        for entry, doc, digest in new_docs:
+            writer.put_file(FileRecord(entry.source, entry.size, entry.mtime_ns, digest, doc.title, doc.date, len(doc.passages)))
+        for old_source, record in renames:
+            writer.rename_file(old_source, record)
+        for record in touched:
+            writer.put_file(record)
+        final = writer.commit(report.seconds)
+    except BaseException:
+        writer.abort()
+        raise
+    report.passages = writer.meta.passages
+    report.files = writer.meta.files
+    report.generation = final.name
+    progress(BuildProgress("done", 1, 1))
+    return report

@@ -1,0 +1,159 @@
+"""Retriever: dense (FAISS) and keyword (SQLite FTS5 BM25) search, fused, with duplicates collapsed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .documents import Passage
+from .embedding import Embedder
+from .store import Index
+from .text import STOPWORDS, words
+
+Mode = Literal["dense", "keyword", "hybrid"]
+MODES: tuple[str, ...] = ("dense", "keyword", "hybrid")
+# Passages whose vectors are this similar are the same wire copy with small edits.
+NEAR_DUPLICATE = 0.97
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Hit:
+    passage: Passage
+    score: float  # the ranking score of the chosen mode
+    dense: float  # cosine similarity with the query (0.0 when not computed)
+    keyword: float  # BM25 score (0.0 when the passage has no query word)
+    also: tuple[Passage, ...] = ()  # the same (or nearly the same) text in other places
+
+    @property
+    def sources(self) -> list[str]:
+        return [self.passage.source] + [p.source for p in self.also if p.source != self.passage.source]
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 OR-query of the question's words; quoted so no user text is FTS syntax."""
+    terms = []
+    for w in words(text):
+        if w in STOPWORDS or (len(w) < 2 and not w.isdigit()) or w in terms:
+            continue
+        terms.append(w)
+    return " OR ".join(f'"{t}"' for t in terms[:32])
+
+
+class Retriever:
+    def __init__(self, index: Index, embedder: Embedder, mode: Mode = "hybrid", fusion: str = "rrf", alpha: float = 0.5) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.mode = mode
+        self.fusion = fusion  # "rrf" or "convex"
+        self.alpha = alpha  # weight of dense scores in the convex fusion
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        mode: Mode | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        candidates: int | None = None,
+    ) -> list[Hit]:
+        mode = mode or self.mode
+        allowed = self.index.ids_between(since, until) if (since or until) else None
+        depth = candidates or max(4 * k, 30)
+        dense = self._dense(query, depth, allowed) if mode in ("dense", "hybrid") else {}
+        keyword = self._keyword(query, depth, allowed) if mode in ("keyword", "hybrid") else {}
+        if mode == "dense":
+            scored = dense
+        elif mode == "keyword":
+            scored = keyword
+        else:
+            scored = fuse_rrf(dense, keyword) if self.fusion == "rrf" else fuse_convex(dense, keyword, self.alpha)
+        ranked = sorted(scored, key=lambda i: -scored[i])[:depth]
+        if mode == "keyword" and ranked:
+            # Keyword-only hits still carry a cosine score, which the refusal decision reads.
+            dense = dict(zip(ranked, self._cosines(query, ranked)))
+        elif mode == "hybrid":
+            missing = [i for i in ranked if i not in dense]
+            if missing:
+                dense.update(zip(missing, self._cosines(query, missing)))
+        return self._collapse(ranked, scored, dense, keyword, k)
+
+    def _dense(self, query: str, depth: int, allowed: list[int] | None) -> dict[int, float]:
+        import faiss
+        import numpy as np
+
+        vectors = self.index.vectors
+        if vectors.ntotal == 0 or (allowed is not None and not allowed):
+            return {}
+        q = np.asarray([self.embedder.embed_query(query)], dtype="float32")
+        params = None
+        if allowed is not None:
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype="int64")))
+        scores, ids = vectors.search(q, min(depth, vectors.ntotal), params=params)
+        return {int(i): float(s) for s, i in zip(scores[0], ids[0]) if i >= 0}
+
+    def _keyword(self, query: str, depth: int, allowed: list[int] | None) -> dict[int, float]:
+        return dict(self.index.keyword_search(fts_query(query), depth, allowed))
+
+    def _cosines(self, query: str, ids: list[int]) -> list[float]:
+        import numpy as np
+
+        q = self.embedder.embed_query(query)
+        return [float(np.dot(self.index.vectors.reconstruct(int(i)), q)) for i in ids]
+
+    def _collapse(self, ranked, scored, dense, keyword, k) -> list[Hit]:
+        """Merge passages with identical or nearly identical text into one hit listing every source."""
+        import numpy as np
+
+        if not ranked:
+            return []
+        passages = self.index.passages(ranked)
+        keys = {i: passages[i].key for i in ranked if i in passages}
+        groups: list[list[int]] = []
+        group_of_key: dict[str, int] = {}
+        heads: list = []  # vector of each group's first member
+        for pid in ranked:
+            if pid not in passages:
+                continue
+            key = keys[pid]
+            if key in group_of_key:
+                groups[group_of_key[key]].append(pid)
+                continue
+            vec = self.index.vectors.reconstruct(int(pid))
+            near = next((g for g, head in enumerate(heads) if float(np.dot(head, vec)) >= NEAR_DUPLICATE), None)
+            if near is not None:
+                groups[near].append(pid)
+                group_of_key[key] = near
+                continue
+            group_of_key[key] = len(groups)
+            groups.append([pid])
+            heads.append(vec)
+        hits = []
+        for members in groups[:k]:
+            head = members[0]
+            also = tuple(sorted((passages[m] for m in members[1:]), key=lambda p: (p.source, p.paragraph)))
+            hits.append(Hit(passages[head], float(scored[head]), float(dense.get(head, 0.0)), float(keyword.get(head, 0.0)), also))
+        return hits
+
+
+def fuse_rrf(dense: dict[int, float], keyword: dict[int, float], k: int = RRF_K) -> dict[int, float]:
+    """Reciprocal rank fusion: robust to the two retrievers' incomparable score scales."""
+    fused: dict[int, float] = {}
+    for scores in (dense, keyword):
+        for rank, pid in enumerate(sorted(scores, key=lambda i: -scores[i]), start=1):
+            fused[pid] = fused.get(pid, 0.0) + 1.0 / (k + rank)
+    return fused
+
+
+def fuse_convex(dense: dict[int, float], keyword: dict[int, float], alpha: float = 0.5) -> dict[int, float]:
+    """alpha * min-max(dense) + (1 - alpha) * min-max(keyword); missing scores count as the minimum."""
+
+    def norm(scores: dict[int, float]) -> dict[int, float]:
+        if not scores:
+            return {}
+        lo, hi = min(scores.values()), max(scores.values())
+        span = (hi - lo) or 1.0
+        return {i: (s - lo) / span for i, s in scores.items()}
+
+    d, kw = norm(dense), norm(keyword)
+    return {i: alpha * d.get(i, 0.0) + (1 - alpha) * kw.get(i, 0.0) for i in set(d) | set(kw)}

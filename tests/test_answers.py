@@ -1,0 +1,117 @@
+"""Cited answers through the real packaged model, real FAISS and real files."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.assistant import Assistant
+from qa.conversation import Conversation
+from qa.documents import parse_document
+from qa.text import sentence_spans
+
+pytestmark = pytest.mark.slow
+
+SEED_QUESTIONS = [
+    ("How many people have been killed in the fighting in eastern Ukraine?", "000_c9eb9812ba506bbc.txt", "13,000"),
+    ("Where will Blinken meet Lavrov?", "001_8cc1a95700f228bc.txt", "Geneva"),
+    ("Where did the foreign ministers of Russia and Ukraine meet?", "002_45dc96f4cd72d57e.txt", "Antalya"),
+    ("Which TV channel interviewed Kalın?", "003_80d590a6b506e82e.txt", "A Haber"),
+    ("When will the Antalya Diplomacy Forum take place?", "004_e9b8d4ccd87ea6bc.txt", "March 11-13"),
+]
+
+
+@pytest.fixture(scope="module")
+def assistant(seed_index, real_embedder):
+    a = Assistant(seed_index, embedder=real_embedder)
+    yield a
+    a.close()
+
+
+@pytest.mark.parametrize("question,source,expected", SEED_QUESTIONS, ids=[s[1][:3] for s in SEED_QUESTIONS])
+def test_each_seed_article_answers_a_question_with_citation(assistant, question, source, expected):
+    answer = assistant.ask(question)
+    assert answer.found
+    assert expected in answer.text
+    first = answer.citations[answer.sentences[0].citation - 1]
+    assert first.passage.source == source
+    assert expected in answer.sentences[0].text  # the answer leads
+
+
+def test_every_answer_sentence_is_verbatim_in_its_cited_passage(assistant):
+    for question, _, _ in SEED_QUESTIONS:
+        answer = assistant.ask(question)
+        for s in answer.sentences:
+            passage = answer.citations[s.citation - 1].passage
+            assert s.text in passage.text
+            # ...and the citation's lines really hold it in the file.
+            lines = (assistant.settings.articles_dir / passage.source).read_text(encoding="utf-8").split("\n")
+            cited = "\n".join(lines[passage.line_start - 1 : passage.line_end])
+            assert s.text in cited
+
+
+@pytest.mark.parametrize("question", [
+    "Who won the 2022 World Cup?",
+    "What is the recipe for chocolate cake?",
+    "How do I reset my router password?",
+])
+def test_off_topic_question_is_not_in_the_articles(assistant, question):
+    answer = assistant.ask(question)
+    assert not answer.found
+    assert answer.text == "The articles do not contain an answer to this question."
+    assert not answer.sentences
+    assert answer.citations  # the nearest passages are still listed, as such
+
+
+def test_near_duplicate_wire_paragraph_collapses_into_one_hit(assistant):
+    hits = assistant.search("Which countries does Turkey border in the Black Sea?", k=5)
+    sources = [h.sources for h in hits]
+    merged = [s for s in sources if len(s) > 1]
+    assert merged and set(merged[0]) == {"002_45dc96f4cd72d57e.txt", "004_e9b8d4ccd87ea6bc.txt"}
+    flat = [p.passage.citation for p in hits] + [a.citation for h in hits for a in h.also]
+    assert len(flat) == len(set(flat))
+
+
+def test_identical_paragraph_in_two_articles_is_one_hit_listing_both(tmp_path, real_embedder):
+    from qa.config import load_settings
+    from qa.indexer import build_index
+
+    s = load_settings(articles=tmp_path / "arts", index=tmp_path / "idx")
+    s.articles_dir.mkdir()
+    shared = "The regional ferry service between Ardmore and Kilvane will stop running on 3 October because of storm damage to the pier."
+    (s.articles_dir / "one.txt").write_text(f"Ferry news\n\nLocal traders say the closure will hurt the summer trade badly.\n\n{shared}\n")
+    (s.articles_dir / "two.txt").write_text(f"Storm report\n\nThe council promised repairs before spring, officials said on Monday.\n\n{shared}\n")
+    build_index(s, real_embedder)
+    a = Assistant(s, embedder=real_embedder)
+    hits = a.search("When does the Ardmore ferry stop running?", k=3)
+    top = hits[0]
+    assert shared in top.passage.text
+    assert sorted(top.sources) == ["one.txt", "two.txt"]
+    assert sum(shared in h.passage.text for h in hits) == 1
+    a.close()
+
+
+def test_follow_up_question_uses_the_previous_turn(assistant):
+    chat = Conversation()
+    first = assistant.ask("What did Çavuşoğlu hope for at the Antalya Diplomacy Forum?", conversation=chat)
+    assert first.found
+    follow = assistant.ask("When does it take place?", conversation=chat)
+    assert "Antalya" in follow.query
+    assert follow.hits[0].passage.source == "004_e9b8d4ccd87ea6bc.txt"
+    assert "March 11-13" in follow.text
+    alone = assistant.ask("When does it take place?")
+    assert "March 11-13" not in alone.text  # without context the question is ambiguous
+
+
+def test_date_filter_restricts_articles(assistant):
+    answer = assistant.ask("What did Kalın say?", since="2022-01-20")
+    assert {h.passage.source for h in answer.hits} <= {"000_c9eb9812ba506bbc.txt"}
+    none = assistant.ask("What did Kalın say?", until="2021-01-01")
+    assert not none.found and not none.hits
+
+
+def test_sentence_spans_cover_citation_highlights(assistant):
+    answer = assistant.ask("Which TV channel interviewed Kalın?")
+    c = answer.citations[0]
+    assert c.sentences
+    for a, b in c.sentences:
+        assert (a, b) in sentence_spans(c.passage.text)

@@ -1,0 +1,227 @@
+"""Incremental rebuilds with the fake embedder: exact counts, content-keyed reuse, safe generations."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from qa.errors import IndexDamaged, IndexMismatch, IndexMissing
+from qa.indexer import build_index
+from qa.store import Index
+
+ARTICLE = """The Harbour Reopens
+
+The harbour in the old town reopened on Monday after two years of repairs to the sea wall.
+
+Fishermen said the new quay is longer and safer, and the ferry to the island will run daily again.
+
+The mayor thanked the engineers and promised a festival on the waterfront in June.
+"""
+
+
+def write(settings, name, text):
+    path = settings.articles_dir / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def open_index(settings):
+    return Index.open(settings.index_dir)
+
+
+def all_passages(settings):
+    idx = open_index(settings)
+    try:
+        rows = idx._query("SELECT source, paragraph, key FROM passages ORDER BY source, paragraph")
+        return rows, idx.vectors.ntotal
+    finally:
+        idx.close()
+
+
+def test_first_build_then_unchanged_rescan_embeds_nothing(seeded, fake):
+    first = build_index(seeded, fake)
+    assert len(first.added) == 5 and first.embedded == first.passages > 50
+    again = build_index(seeded, fake)
+    assert (again.unchanged, again.embedded, len(again.added)) == (5, 0, 0)
+    assert again.passages == first.passages
+    assert again.generation == first.generation  # no new generation for nothing
+
+
+def test_add_one_article_embeds_only_its_passages(seeded, fake):
+    build_index(seeded, fake)
+    write(seeded, "new/harbour.txt", ARTICLE)
+    fake.calls.clear()
+    report = build_index(seeded, fake)
+    assert report.added == ["new/harbour.txt"]
+    assert report.embedded == 3 == len(fake.calls)
+    rows, ntotal = all_passages(seeded)
+    assert ntotal == len(rows) == report.passages
+
+
+def test_edit_one_paragraph_embeds_only_that_passage(seeded, fake):
+    path = write(seeded, "harbour.txt", ARTICLE)
+    build_index(seeded, fake)
+    path.write_text(ARTICLE.replace("festival", "concert"), encoding="utf-8")
+    fake.calls.clear()
+    report = build_index(seeded, fake)
+    assert report.changed == ["harbour.txt"]
+    assert report.embedded == 1
+    assert "concert" in fake.calls[0]
+    rows, ntotal = all_passages(seeded)
+    assert ntotal == len(rows)
+    assert len(rows) == len(set((r[0], r[1]) for r in rows))  # no duplicates
+
+
+def test_delete_removes_the_articles_passages(seeded, fake):
+    write(seeded, "harbour.txt", ARTICLE)
+    before = build_index(seeded, fake)
+    (seeded.articles_dir / "harbour.txt").unlink()
+    report = build_index(seeded, fake)
+    assert report.removed == ["harbour.txt"] and report.embedded == 0
+    assert report.passages == before.passages - 3
+    rows, ntotal = all_passages(seeded)
+    assert ntotal == len(rows) and all(r[0] != "harbour.txt" for r in rows)
+
+
+def test_rename_and_move_embed_nothing(seeded, fake):
+    build_index(seeded, fake)
+    os.makedirs(seeded.articles_dir / "moved")
+    for i, f in enumerate(sorted(seeded.articles_dir.glob("*.txt"))):
+        f.rename(seeded.articles_dir / "moved" / f"renamed-{i}.txt")
+    fake.calls.clear()
+    report = build_index(seeded, fake)
+    assert len(report.renamed) == 5 and report.embedded == 0 and not fake.calls
+    assert not report.added and not report.removed
+    idx = open_index(seeded)
+    assert all(s.startswith("moved/") for s in idx.sources())
+    assert {p.source for p in idx.passages_of("moved/renamed-0.txt")} == {"moved/renamed-0.txt"}
+    idx.close()
+
+
+def test_touch_without_change_costs_no_embedding(seeded, fake):
+    build_index(seeded, fake)
+    f = next(seeded.articles_dir.glob("*.txt"))
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))
+    report = build_index(seeded, fake)
+    assert report.embedded == 0 and report.unchanged == 5 and not report.changed_anything
+
+
+def test_full_rebuild_matches_incremental_counts(seeded, fake):
+    build_index(seeded, fake)
+    write(seeded, "harbour.txt", ARTICLE)
+    inc = build_index(seeded, fake)
+    full = build_index(seeded, fake, full=True)
+    assert full.passages == inc.passages
+    assert full.embedded == full.passages
+
+
+def test_identical_paragraph_in_two_articles_is_embedded_once(seeded, fake):
+    write(seeded, "a.txt", ARTICLE)
+    write(seeded, "b.txt", ARTICLE.replace("The Harbour Reopens", "Harbour news in brief today"))
+    report = build_index(seeded, fake)
+    keys = [p for p in fake.calls if "festival" in p]
+    assert len(keys) == 1
+    rows, ntotal = all_passages(seeded)
+    assert ntotal == len(rows) == report.passages
+
+
+def test_model_change_is_refused_until_full(seeded, fake):
+    build_index(seeded, fake)
+
+    class Other(type(fake)):
+        name = "another-model"
+
+    with pytest.raises(IndexMismatch) as err:
+        build_index(seeded, Other())
+    assert "qa index --full" in str(err.value)
+    report = build_index(seeded, Other(), full=True)
+    assert report.embedded == report.passages
+    assert json.loads((seeded.index_dir / report.generation / "meta.json").read_text())["model"] == "another-model"
+
+
+def test_meta_json_records_the_build(seeded, fake):
+    report = build_index(seeded, fake)
+    meta = json.loads((seeded.index_dir / report.generation / "meta.json").read_text())
+    for key in ("format_version", "model", "dimension", "splitter_version", "files", "passages", "built_at"):
+        assert key in meta
+    assert meta["passages"] == report.passages and meta["dimension"] == 64
+
+
+def test_old_generations_are_pruned_but_the_previous_kept(seeded, fake):
+    build_index(seeded, fake)
+    for i in range(4):
+        write(seeded, f"extra{i}.txt", ARTICLE.replace("Monday", f"day {i}"))
+        build_index(seeded, fake)
+    gens = sorted(p.name for p in seeded.index_dir.iterdir() if p.name.startswith("gen-"))
+    assert len(gens) == 2
+
+
+# ---------------------------------------------------------------- damage
+
+
+def _damage_cases():
+    def truncate_faiss(gen):
+        p = gen / "vectors.faiss"
+        p.write_bytes(p.read_bytes()[:100])
+
+    def remove_faiss(gen):
+        (gen / "vectors.faiss").unlink()
+
+    def corrupt_sqlite(gen):
+        p = gen / "passages.sqlite"
+        data = bytearray(p.read_bytes())
+        data[:100] = b"\x00garbage" * 12 + b"\x00\x00\x00\x00"
+        p.write_bytes(bytes(data))
+
+    def garble_meta(gen):
+        (gen / "meta.json").write_text("{not json")
+
+    def remove_meta(gen):
+        (gen / "meta.json").unlink()
+
+    return [truncate_faiss, remove_faiss, corrupt_sqlite, garble_meta, remove_meta]
+
+
+@pytest.mark.parametrize("damage", _damage_cases(), ids=lambda f: f.__name__)
+def test_damage_is_reported_and_full_rebuild_fixes_it(seeded, fake, damage):
+    report = build_index(seeded, fake)
+    damage(seeded.index_dir / report.generation)
+    with pytest.raises(IndexDamaged) as err:
+        Index.open(seeded.index_dir)
+    assert "qa index --full" in str(err.value)
+    with pytest.raises(IndexDamaged):
+        build_index(seeded, fake)
+    fixed = build_index(seeded, fake, full=True)
+    assert fixed.passages == report.passages
+    Index.open(seeded.index_dir).close()
+    assert sorted(f.name for f in seeded.articles_dir.iterdir())  # articles untouched
+
+
+def test_missing_index_is_its_own_error(settings):
+    with pytest.raises(IndexMissing):
+        Index.open(settings.index_dir)
+
+
+def test_reader_keeps_working_after_a_rebuild(seeded, fake):
+    build_index(seeded, fake)
+    reader = Index.open(seeded.index_dir)
+    n = reader.vectors.ntotal
+    for i in range(3):  # enough generations that the reader's is pruned from disk
+        write(seeded, f"x{i}.txt", ARTICLE.replace("Monday", f"weekday {i}"))
+        build_index(seeded, fake)
+    assert not reader.is_current()
+    assert len(reader.passages(list(range(1, 6)))) == 5
+    assert reader.vectors.ntotal == n
+    reader.close()
+
+
+def test_articles_folder_missing_is_a_clear_error(settings, fake):
+    from qa.errors import BadPath
+
+    shutil.rmtree(settings.articles_dir)
+    with pytest.raises(BadPath):
+        build_index(settings, fake)
