@@ -40,6 +40,7 @@ class BuildReport:
     seconds: float = 0.0
     full: bool = False
     generation: str = ""
+    started: float = 0.0  # perf_counter() at the start, for the build time recorded in meta.json
 
     @property
     def changed_anything(self) -> bool:
@@ -83,13 +84,13 @@ def build_index(
         raise BadPath(f"The articles folder {articles} does not exist.", "Create it or pass --articles DIR.")
     started = time.perf_counter()
     with writer_lock(settings.index_dir, settings.lock_wait):
-        report = _build_locked(settings, embedder, full, progress or (lambda p: None), cancelled or (lambda: False))
+        report = _build_locked(settings, embedder, full, progress or (lambda p: None), cancelled or (lambda: False), started)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _build_locked(settings: Settings, embedder: Embedder, full: bool, progress: ProgressFn, cancelled) -> BuildReport:
-    report = BuildReport(full=full)
+def _build_locked(settings: Settings, embedder: Embedder, full: bool, progress: ProgressFn, cancelled, started: float) -> BuildReport:
+    report = BuildReport(full=full, started=started)
     base: Index | None = None
     if not full:
         try:
@@ -227,7 +228,7 @@ def _write(settings, embedder, base, report, new_docs, gone, renames, touched, p
             writer.rename_file(old_source, record)
         for record in touched:
             writer.put_file(record)
-        final = writer.commit(report.seconds)
+        final = writer.commit(time.perf_counter() - report.started)
     except BaseException:
         writer.abort()
         raise

@@ -37,8 +37,8 @@ def writer_lock(index_dir: Path, wait: float = 10.0):
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise IndexBusy(
-                        f"Another rebuild is running (pid {_holder(lock_path)}).",
-                        "Wait for it to finish, then try again.",
+                        f"Index busy: another rebuild is running (pid {_holder(lock_path)}).",
+                        "Wait for it to finish, then try again (QA_LOCK_WAIT sets how long to wait).",
                     ) from None
                 time.sleep(0.1)
         os.ftruncate(fd, 0)
