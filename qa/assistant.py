@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 
 from .answer import Answer, Answerer, idf_weights
 from .config import Settings
@@ -81,7 +80,6 @@ class Assistant:
             if self._index is not None and not self._index.is_current():
                 old, self._index = self._index, None
                 old.close()
-                _idf_cache.cache_clear()
             if self._index is None:
                 self._index = Index.open(self.settings.index_dir, model=None)
                 check_compatible(self._index.meta, self.embedder.name)
@@ -162,22 +160,10 @@ class Assistant:
         return Status(str(self.settings.articles_dir), str(self.settings.index_dir), m.generation, m.model, m.files, m.passages, m.built_at, added, changed, removed)
 
 
-@lru_cache(maxsize=4096)
-def _df(index: Index, word: str) -> int:
-    return index.document_frequency(word)
-
-
-_idf_cache = _df
-
-
 def _idf(index: Index, query_words: tuple[str, ...]) -> dict[str, float]:
-    """IDF of the query's content terms, from the keyword index's document frequencies."""
-    n = max(index.meta.passages, 1)
-    freq: dict[str, int] = {}
-    for word in query_words:
-        for term in content_terms(word):
-            freq[term] = max(freq.get(term, 0), _df(index, word))
-    return idf_weights(freq, n)
+    """IDF of the query's content terms, from the per-term document frequencies kept in the index."""
+    terms = sorted({t for w in query_words for t in content_terms(w)})
+    return idf_weights(index.document_frequencies(terms), max(index.meta.passages, 1))
 
 
 def require_index(assistant: Assistant) -> None:

@@ -117,13 +117,30 @@ class SentenceTransformerEmbedder:
                 progress(done, total)
         return out
 
+    def _embed_one(self, text: str) -> "np.ndarray":
+        """One forward pass through the model's own modules, without encode()'s per-call set-up
+        (mode switches, sorting, device moves), which costs as much as the pass for a short question."""
+        import numpy as np
+        import torch
+
+        self.load()
+        model = self._model
+        if model.training:
+            model.eval()
+        prepare = getattr(model, "preprocess", None) or model.tokenize
+        features = prepare([text])
+        with torch.inference_mode():
+            vector = model(features)["sentence_embedding"][0].float().numpy()
+        norm = float(np.linalg.norm(vector)) or 1.0
+        return (vector / norm).astype("float32")
+
     def embed_query(self, text: str) -> "np.ndarray":
         """One question; recent questions are cached (follow-ups and the eval re-ask them)."""
         hit = self._cache.get(text)
         if hit is not None:
             self._cache.move_to_end(text)
             return hit
-        vector = self.embed([text])[0]
+        vector = self._embed_one(text)
         self._cache[text] = vector
         if len(self._cache) > 256:
             self._cache.popitem(last=False)

@@ -8,7 +8,7 @@ from typing import Literal
 from .documents import Passage
 from .embedding import Embedder
 from .store import Index
-from .text import STOPWORDS, words
+from .text import STOPWORDS, stem, words
 
 Mode = Literal["dense", "keyword", "hybrid"]
 MODES: tuple[str, ...] = ("dense", "keyword", "hybrid")
@@ -30,14 +30,32 @@ class Hit:
         return [self.passage.source] + [p.source for p in self.also if p.source != self.passage.source]
 
 
-def fts_query(text: str) -> str:
-    """An FTS5 OR-query of the question's words; quoted so no user text is FTS syntax."""
-    terms = []
+# FTS5 scores every passage that holds any query word; common words barely move BM25 but can
+# make it score most of a large table. Words are kept rarest first while their postings fit this
+# budget (at least MIN_KEYWORD_TERMS), which bounds the work whatever the index size.
+POSTINGS_BUDGET = 8000
+MIN_KEYWORD_TERMS = 3
+
+
+def fts_query(text: str, index: Index | None = None) -> str:
+    """An FTS5 OR-query of the question's informative words; quoted so no user text is FTS syntax."""
+    terms: list[str] = []
     for w in words(text):
         if w in STOPWORDS or (len(w) < 2 and not w.isdigit()) or w in terms:
             continue
         terms.append(w)
-    return " OR ".join(f'"{t}"' for t in terms[:32])
+    if index is not None and len(terms) > 1:
+        stems = {t: stem(t) for t in terms}
+        df = index.document_frequencies(sorted(set(stems.values())))
+        known = sorted((t for t in terms if df[stems[t]] > 0), key=lambda t: df[stems[t]])
+        kept, postings = [], 0
+        for t in known:
+            postings += df[stems[t]]
+            if postings > POSTINGS_BUDGET and len(kept) >= MIN_KEYWORD_TERMS:
+                break
+            kept.append(t)
+        terms = kept or terms
+    return " OR ".join(f'"{t}"' for t in terms)
 
 
 class Retriever:
@@ -82,18 +100,22 @@ class Retriever:
         import faiss
         import numpy as np
 
-        vectors = self.index.vectors
+        vectors = self.index.search_index
         if vectors.ntotal == 0 or (allowed is not None and not allowed):
             return {}
         q = np.asarray([self.embedder.embed_query(query)], dtype="float32")
         params = None
         if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype="int64")))
+            selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype="int64"))
+            if vectors is self.index.vectors:
+                params = faiss.SearchParameters(sel=selector)
+            else:
+                params = faiss.SearchParametersIVF(sel=selector, nprobe=vectors.nprobe)
         scores, ids = vectors.search(q, min(depth, vectors.ntotal), params=params)
         return {int(i): float(s) for s, i in zip(scores[0], ids[0]) if i >= 0}
 
     def _keyword(self, query: str, depth: int, allowed: list[int] | None) -> dict[int, float]:
-        return dict(self.index.keyword_search(fts_query(query), depth, allowed))
+        return dict(self.index.keyword_search(fts_query(query, self.index), depth, allowed))
 
     def _cosines(self, query: str, ids: list[int]) -> list[float]:
         import numpy as np

@@ -26,7 +26,11 @@ from .errors import IndexDamaged, IndexMismatch, IndexMissing
 if TYPE_CHECKING:
     import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Above this many passages, an IVF index answers searches (a flat scan of 100k float32 vectors is
+# memory-bound at ~30 ms here); vectors.faiss stays the exact, flat source of truth.
+IVF_THRESHOLD = 50_000
+IVF_NPROBE = 24
 _GEN = re.compile(r"^gen-(\d{6})$")
 REBUILD_HINT = "Run `qa index --full` to rebuild it."
 
@@ -43,6 +47,7 @@ CREATE TABLE passages (
 CREATE INDEX passages_source ON passages(source);
 CREATE INDEX passages_key ON passages(key);
 CREATE VIRTUAL TABLE passages_fts USING fts5(text, tokenize = 'porter unicode61 remove_diacritics 2');
+CREATE TABLE terms (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -72,6 +77,7 @@ class Meta:
     build_seconds: float = 0.0
     generation: str = ""
     file_sizes: dict[str, int] = field(default_factory=dict)
+    ivf_trained_at: int = 0  # passage count when the IVF search index was trained (0: none)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=2, sort_keys=True)
@@ -120,10 +126,11 @@ _PASSAGE_COLUMNS = "id, source, paragraph, line_start, line_end, char_start, cha
 class Index:
     """A loaded generation, read-only. Safe to share between threads; keeps working after a rebuild."""
 
-    def __init__(self, gen_dir: Path, meta: Meta, vectors, db: sqlite3.Connection) -> None:
+    def __init__(self, gen_dir: Path, meta: Meta, vectors, db: sqlite3.Connection, search_index=None) -> None:
         self.gen_dir = gen_dir
         self.meta = meta
-        self.vectors = vectors  # faiss.IndexIDMap2
+        self.vectors = vectors  # faiss.IndexIDMap2 over a flat index: exact vectors, by id
+        self.search_index = search_index or vectors  # IVF for large sets, else the flat index
         self._db = db
         self._lock = threading.Lock()
 
@@ -135,7 +142,15 @@ class Index:
         meta = read_meta(gen_dir)
         if model is not None:
             check_compatible(meta, model)
+        import faiss
+
+        # One query at a time gains nothing from OpenMP threads, whose spin-waiting slows the
+        # model's next forward pass several-fold on a 2-core laptop.
+        faiss.omp_set_num_threads(1)
         vectors = _read_faiss(gen_dir, meta)
+        search_index = _read_faiss(gen_dir, meta, "search.faiss") if meta.ivf_trained_at else None
+        if search_index is not None:
+            search_index.nprobe = IVF_NPROBE
         db = _open_db(gen_dir / "passages.sqlite", readonly=True)
         try:
             count = db.execute("SELECT count(*) FROM passages").fetchone()[0]
@@ -145,7 +160,7 @@ class Index:
         if count != meta.passages or vectors.ntotal != meta.passages:
             db.close()
             raise IndexDamaged(f"The index in {gen_dir} is inconsistent ({count} passages, {vectors.ntotal} vectors, {meta.passages} expected).", REBUILD_HINT)
-        return cls(gen_dir, meta, vectors, db)
+        return cls(gen_dir, meta, vectors, db, search_index)
 
     def close(self) -> None:
         with self._lock:
@@ -237,9 +252,13 @@ class Index:
         """(ids, vectors) of every passage, in storage order."""
         return vectors_of(self.vectors)
 
-    def document_frequency(self, term: str) -> int:
-        rows = self._query("SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?", (f'"{term}"',))
-        return rows[0][0] if rows else 0
+    def document_frequencies(self, terms: list[str]) -> dict[str, int]:
+        """Passages containing each (stemmed content) term; absent terms are 0."""
+        out = dict.fromkeys(terms, 0)
+        if terms:
+            marks = ",".join("?" * len(terms))
+            out.update(self._query(f"SELECT term, df FROM terms WHERE term IN ({marks})", list(terms)))
+        return out
 
 
 def vectors_of(index) -> tuple["np.ndarray", "np.ndarray"]:
@@ -259,11 +278,11 @@ def new_vector_index(dimension: int):
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
 
 
-def _read_faiss(gen_dir: Path, meta: Meta):
+def _read_faiss(gen_dir: Path, meta: Meta, name: str = "vectors.faiss"):
     import faiss
 
-    path = gen_dir / "vectors.faiss"
-    expected = meta.file_sizes.get("vectors.faiss")
+    path = gen_dir / name
+    expected = meta.file_sizes.get(name)
     try:
         size = path.stat().st_size
     except FileNotFoundError as exc:
@@ -286,6 +305,10 @@ def _open_db(path: Path, readonly: bool) -> sqlite3.Connection:
     try:
         db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        if readonly:
+            # Memory-mapped reads and a larger page cache: keyword search touches many pages.
+            db.execute("PRAGMA mmap_size = 1073741824")
+            db.execute("PRAGMA cache_size = -65536")
     except sqlite3.DatabaseError as exc:
         raise IndexDamaged(f"The passage table {path} is damaged ({exc}).", REBUILD_HINT) from exc
     return db
@@ -327,6 +350,9 @@ class GenerationWriter:
         self.meta = meta
         self.db_path = self.tmp_dir / "passages.sqlite"
         self.db = sqlite3.connect(self.db_path)
+        self.base_search = base.search_index if (base is not None and base.search_index is not base.vectors) else None
+        self.removed_ids: list[int] = []
+        self.first_new_id = meta.next_id  # ids at or above this were added by this writer
         if base is not None:
             with base._lock:
                 base._db.backup(self.db)
@@ -345,14 +371,31 @@ class GenerationWriter:
 
         removed: list[int] = []
         for source in sources:
-            ids = [r[0] for r in self.db.execute("SELECT id FROM passages WHERE source = ?", (source,))]
+            rows = self.db.execute("SELECT id, text FROM passages WHERE source = ?", (source,)).fetchall()
+            ids = [r[0] for r in rows]
             removed.extend(ids)
+            self._count_terms([r[1] for r in rows], -1)
             self.db.execute("DELETE FROM passages WHERE source = ?", (source,))
             self.db.execute("DELETE FROM files WHERE source = ?", (source,))
             self.db.executemany("DELETE FROM passages_fts WHERE rowid = ?", [(i,) for i in ids])
         if removed:
             self.vectors.remove_ids(np.asarray(removed, dtype="int64"))
+            self.removed_ids.extend(removed)
         return removed
+
+    def _count_terms(self, texts: list[str], sign: int) -> None:
+        """Keep per-term document frequencies in step: the answerer's IDF weights read them."""
+        from collections import Counter
+
+        from .text import content_terms
+
+        counts = Counter(t for text in texts for t in set(content_terms(text)))
+        self.db.executemany(
+            "INSERT INTO terms (term, df) VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
+            [(t, sign * n) for t, n in counts.items()],
+        )
+        if sign < 0:
+            self.db.execute("DELETE FROM terms WHERE df <= 0")
 
     def add_passages(self, passages: list[Passage], vectors: "np.ndarray") -> None:
         import numpy as np
@@ -368,6 +411,7 @@ class GenerationWriter:
         ]
         self.db.executemany(f"INSERT INTO passages ({_PASSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
         self.db.executemany("INSERT INTO passages_fts (rowid, text) VALUES (?, ?)", [(r[0], r[7]) for r in rows])
+        self._count_terms([p.text for p in passages], +1)
         self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype="float32"), ids)
 
     def put_file(self, record: FileRecord) -> None:
@@ -392,12 +436,17 @@ class GenerationWriter:
         self.meta.files, self.meta.passages = counts
         if self.vectors.ntotal != self.meta.passages:
             raise IndexDamaged(f"Internal error: {self.vectors.ntotal} vectors for {self.meta.passages} passages.", REBUILD_HINT)
+        names = ["vectors.faiss", "passages.sqlite"]
+        search = self._search_index()
+        if search is not None:
+            faiss.write_index(search, str(self.tmp_dir / "search.faiss"))
+            names.append("search.faiss")
         self.meta.generation = self.name
         self.meta.built_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.meta.build_seconds = round(build_seconds, 3)
-        self.meta.file_sizes = {name: (self.tmp_dir / name).stat().st_size for name in ("vectors.faiss", "passages.sqlite")}
+        self.meta.file_sizes = {name: (self.tmp_dir / name).stat().st_size for name in names}
         (self.tmp_dir / "meta.json").write_text(self.meta.to_json(), encoding="utf-8")
-        for name in ("vectors.faiss", "passages.sqlite", "meta.json"):
+        for name in names + ["meta.json"]:
             _fsync_file(self.tmp_dir / name)
         final = self.index_dir / self.name
         os.rename(self.tmp_dir, final)
@@ -408,6 +457,37 @@ class GenerationWriter:
         _fsync_dir(self.index_dir)
         prune_generations(self.index_dir, keep=final)
         return final
+
+    def _search_index(self):
+        """The IVF index for large sets: updated in place from the base's, retrained when the set doubled."""
+        import faiss
+        import numpy as np
+
+        n = self.vectors.ntotal
+        if n < IVF_THRESHOLD:
+            self.meta.ivf_trained_at = 0
+            return None
+        ids, vecs = vectors_of(self.vectors)
+        if self.base_search is not None and 0 < self.meta.ivf_trained_at and n <= 2 * self.meta.ivf_trained_at:
+            index = faiss.clone_index(self.base_search)
+            if self.removed_ids:
+                index.remove_ids(np.asarray(self.removed_ids, dtype="int64"))
+            have = index.ntotal
+            fresh = ids >= self.first_new_id
+            if fresh.any():
+                index.add_with_ids(np.ascontiguousarray(vecs[fresh]), ids[fresh])
+            if index.ntotal == n and have + int(fresh.sum()) == n:
+                return index
+        nlist = max(64, int(2 * np.sqrt(n)))
+        quantizer = faiss.IndexFlatIP(self.meta.dimension)
+        index = faiss.IndexIVFFlat(quantizer, self.meta.dimension, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.niter = 10  # centroids only route the search; exact scores come from the lists
+        rng = np.random.default_rng(0)
+        sample = vecs[rng.choice(n, size=min(n, 40 * nlist), replace=False)]
+        index.train(np.ascontiguousarray(sample))
+        index.add_with_ids(np.ascontiguousarray(vecs), ids)
+        self.meta.ivf_trained_at = n
+        return index
 
     def abort(self) -> None:
         try:

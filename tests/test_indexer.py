@@ -225,3 +225,43 @@ def test_articles_folder_missing_is_a_clear_error(settings, fake):
     shutil.rmtree(settings.articles_dir)
     with pytest.raises(BadPath):
         build_index(settings, fake)
+
+
+def test_large_sets_search_through_an_ivf_index_kept_in_step(seeded, fake, monkeypatch):
+    import qa.store as store
+    from qa.retrieval import Retriever
+
+    monkeypatch.setattr(store, "IVF_THRESHOLD", 50)
+    for i in range(40):
+        write(seeded, f"bulk/{i:03d}.txt", ARTICLE.replace("Monday", f"weekday{i}").replace("festival", f"fair{i} parade{i}"))
+    first = build_index(seeded, fake)
+    idx = open_index(seeded)
+    assert idx.meta.ivf_trained_at == first.passages and idx.search_index is not idx.vectors
+    assert idx.search_index.ntotal == first.passages
+    hits = Retriever(idx, fake, mode="dense").search("fair7 parade7 waterfront mayor", k=1)
+    assert hits[0].passage.source == "bulk/007.txt"
+    idx.close()
+
+    (seeded.articles_dir / "bulk/007.txt").unlink()
+    write(seeded, "late.txt", ARTICLE.replace("festival", "regatta carnival"))
+    second = build_index(seeded, fake)
+    idx = open_index(seeded)
+    assert idx.meta.ivf_trained_at == first.passages  # updated in place, not retrained
+    assert idx.search_index.ntotal == second.passages
+    dense = Retriever(idx, fake, mode="dense")
+    assert all(h.passage.source != "bulk/007.txt" for h in dense.search("fair7 parade7 waterfront mayor", k=5))
+    assert dense.search("regatta carnival waterfront mayor", k=1)[0].passage.source == "late.txt"
+    idx.close()
+
+
+def test_term_frequencies_follow_adds_and_deletes(seeded, fake):
+    write(seeded, "harbour.txt", ARTICLE)
+    build_index(seeded, fake)
+    idx = open_index(seeded)
+    assert idx.document_frequencies(["quay", "festival", "nonexistentword"]) == {"quay": 1, "festival": 1, "nonexistentword": 0}
+    idx.close()
+    (seeded.articles_dir / "harbour.txt").unlink()
+    build_index(seeded, fake)
+    idx = open_index(seeded)
+    assert idx.document_frequencies(["quay"]) == {"quay": 0}
+    idx.close()
