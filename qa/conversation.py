@@ -43,9 +43,26 @@ class Conversation:
         return len(content_terms(question)) <= 2 or bool(_OPENERS.match(question) and len(tokens) <= 6)
 
     def contextual_query(self, question: str) -> tuple[str, list[str]]:
-        """(search query, context terms). The previous turn's query carries the topic forward."""
+        """(search query, context terms).
+
+        The previous turn's query carries the topic forward, and the name its answer led with is what
+        "him" or "it" most often means ("Who is the spokesperson?" ... "Which channel interviewed him?").
+        """
         if not self.is_follow_up(question):
             return question, []
         previous = self.turns[-1]
         context = previous.query
+        if previous.found:
+            name = leading_name(previous.answer)
+            if name and name.lower() not in context.lower():
+                context = f"{context} {name}"
         return f"{context} {question}", content_terms(context)
+
+
+_NAME = re.compile(r"(?:[A-Z][\w\u00C0-\u024F'’-]+\s+){1,3}[A-Z][\w\u00C0-\u024F'’-]+")
+
+
+def leading_name(answer: str) -> str | None:
+    """The first run of two to four capitalised words in an answer, e.g. 'Presidential Spokesperson Ibrahim Kalın'."""
+    m = _NAME.search(answer)
+    return m.group(0) if m else None

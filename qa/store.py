@@ -26,7 +26,7 @@ from .errors import IndexDamaged, IndexMismatch, IndexMissing
 if TYPE_CHECKING:
     import numpy as np
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: term frequencies keyed by the current stemmer
 # Above this many passages, an IVF index answers searches (a flat scan of 100k float32 vectors is
 # memory-bound at ~30 ms here); vectors.faiss stays the exact, flat source of truth.
 IVF_THRESHOLD = 50_000

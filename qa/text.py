@@ -145,7 +145,7 @@ STOPWORDS = frozenset(
     most my myself no nor not now of off on once only or other our ours ourselves out over own same she
     should so some such than that the their theirs them themselves then there these they this those
     through to too under until up very was we were what when where which while who whom why will with
-    would you your yours yourself yourselves said says say also did does according tell told
+    would you your yours yourself yourselves said says say also did does according
     whose s t don didn doesn isn wasn weren won wouldn shouldn couldn ll re ve d m o y""".split()
 )
 
@@ -164,15 +164,23 @@ def _fold(word: str) -> str:
 
 
 def stem(word: str) -> str:
-    """A light suffix stripper: enough to match 'talks'/'talk', 'invaded'/'invade'."""
+    """A light suffix stripper: enough to match 'talks'/'talk', 'opposes'/'oppose', 'agreed'/'agree'."""
     if len(word) <= 3 or word.isdigit():
         return word
     for suffix in ("ingly", "edly", "ing", "ies", "ied", "ed", "es", "s", "ly"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word.endswith("ss"):
+                break  # "mass", "press" are not plurals
             base = word[: -len(suffix)]
             if suffix in ("ies", "ied"):
                 return base + "y"
-            return base
+            word = base
+            break
+    # A final silent e and a doubled final consonant vary with the suffix: "hope"/"hoped", "plan"/"planned".
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
+    if len(word) > 4 and word[-1] == word[-2] and word[-1] not in "aeiouls":
+        word = word[:-1]
     return word
 
 
