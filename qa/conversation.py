@@ -10,7 +10,7 @@ from .text import content_terms, words
 # Words that point back at something said before.
 _REFERRING = frozenset(
     "it its it's they them their theirs he him his she her hers this that these those there then "
-    "such the same former latter".split()
+    "former latter".split()
 )
 _OPENERS = re.compile(r"^\s*(and|but|also|so|what about|how about|and what|why|when|where)\b", re.I)
 
@@ -26,11 +26,18 @@ class Turn:
 @dataclass
 class Conversation:
     turns: list[Turn] = field(default_factory=list)
+    # The topic a run of follow-ups hangs on: the question that opened it and the name its answer led
+    # with. Follow-ups lean on this plus the previous question, so the query stays bounded in a long chat.
+    thread: str = ""
 
     def clear(self) -> None:
         self.turns.clear()
+        self.thread = ""
 
     def add(self, turn: Turn) -> None:
+        if turn.query == turn.question:  # a fresh question opens a new thread
+            name = leading_name(turn.answer) if turn.found else None
+            self.thread = f"{turn.question} {name}" if name and name.lower() not in turn.question.lower() else turn.question
         self.turns.append(turn)
 
     def is_follow_up(self, question: str) -> bool:
@@ -45,14 +52,16 @@ class Conversation:
     def contextual_query(self, question: str) -> tuple[str, list[str]]:
         """(search query, context terms).
 
-        The previous turn's query carries the topic forward, and the name its answer led with is what
-        "him" or "it" most often means ("Who is the spokesperson?" ... "Which channel interviewed him?").
+        The thread carries the topic forward with the previous question, and the name an answer led with is
+        what "him" or "it" most often means ("Who is the spokesperson?" ... "Which channel interviewed him?").
         """
         if not self.is_follow_up(question):
             return question, []
         previous = self.turns[-1]
-        context = previous.query
-        if previous.found:
+        context = self.thread or previous.question
+        if previous.question not in context:
+            context = f"{context} {previous.question}"
+        if previous.found and previous.query != previous.question:
             name = leading_name(previous.answer)
             if name and name.lower() not in context.lower():
                 context = f"{context} {name}"

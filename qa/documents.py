@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -99,7 +100,7 @@ def discover(articles_dir: Path, max_bytes: int) -> tuple[list[FileEntry], list[
             except OSError as exc:
                 skipped.append(Skipped(source, f"cannot read ({exc.strerror or exc})"))
                 continue
-            if not path.is_file():
+            if not stat.S_ISREG(st.st_mode):
                 continue
             if st.st_size > max_bytes:
                 mb = max_bytes / (1024 * 1024)

@@ -12,7 +12,7 @@ from .documents import SPLITTER_VERSION, Document, FileEntry, Passage, Skipped, 
 from .embedding import Embedder
 from .errors import BadPath, IndexMissing, QAError
 from .locking import writer_lock
-from .store import FORMAT_VERSION, FileRecord, GenerationWriter, Index, Meta, check_compatible, touch_files, vectors_of
+from .store import FORMAT_VERSION, FileRecord, GenerationWriter, Index, Meta, check_compatible, touch_files
 
 
 class Cancelled(QAError):
@@ -143,16 +143,17 @@ def _update(settings, embedder, base: Index | None, report: BuildReport, progres
             touched.append(FileRecord(entry.source, entry.size, entry.mtime_ns, digest, old.title, old.date, old.passages))
             report.unchanged += 1
             continue
+        if old is None and gone_by_hash.get(digest):
+            # Same bytes as a file that disappeared: a rename. Its title, date and passages are known,
+            # so the file is not even parsed.
+            source_was = gone_by_hash[digest].pop(0)
+            was = gone.pop(source_was)
+            renames.append((source_was, FileRecord(entry.source, entry.size, entry.mtime_ns, digest, was.title, was.date, was.passages)))
+            report.renamed.append((source_was, entry.source))
+            continue
         doc = read_document(entry)
         if isinstance(doc, Skipped):
             report.skipped.append(doc)
-            continue
-        record = FileRecord(entry.source, entry.size, entry.mtime_ns, digest, doc.title, doc.date, len(doc.passages))
-        if old is None and gone_by_hash.get(digest):
-            source_was = gone_by_hash[digest].pop(0)
-            del gone[source_was]
-            renames.append((source_was, record))
-            report.renamed.append((source_was, entry.source))
             continue
         (report.changed if old is not None else report.added).append(entry.source)
         new_docs.append((entry, doc, digest))
@@ -195,10 +196,9 @@ def _write(settings, embedder, base, report, new_docs, gone, renames, touched, p
     if base is not None and unique:
         found = base.ids_with_key(list(unique))
         if found:
-            ids, vecs = vectors_of(base.vectors)
-            row_of = {int(i): r for r, i in enumerate(ids)}
-            for key, pids in found.items():
-                known[key] = vecs[row_of[pids[0]]]
+            keys = list(found)
+            vecs = base.vectors.reconstruct_batch(np.asarray([found[k][0] for k in keys], dtype="int64"))
+            known.update(zip(keys, vecs))
     todo = [key for key in unique if key not in known]
     text_of = {p.key: p.text for p in passages}
     if todo:

@@ -117,39 +117,43 @@ class Retriever:
     def _keyword(self, query: str, depth: int, allowed: list[int] | None) -> dict[int, float]:
         return dict(self.index.keyword_search(fts_query(query, self.index), depth, allowed))
 
-    def _cosines(self, query: str, ids: list[int]) -> list[float]:
+    def _vectors(self, ids: list[int]) -> "np.ndarray":
         import numpy as np
 
+        return self.index.vectors.reconstruct_batch(np.asarray(ids, dtype="int64"))
+
+    def _cosines(self, query: str, ids: list[int]) -> list[float]:
+        # One batched reconstruct and one matrix product: per-id calls cost milliseconds at depth.
         q = self.embedder.embed_query(query)
-        return [float(np.dot(self.index.vectors.reconstruct(int(i)), q)) for i in ids]
+        return [float(x) for x in self._vectors(ids) @ q]
 
     def _collapse(self, ranked, scored, dense, keyword, k) -> list[Hit]:
         """Merge passages with identical or nearly identical text into one hit listing every source."""
-        import numpy as np
-
         if not ranked:
             return []
         passages = self.index.passages(ranked)
-        keys = {i: passages[i].key for i in ranked if i in passages}
+        present = [pid for pid in ranked if pid in passages]
+        if not present:
+            return []
+        vectors = self._vectors(present)
+        # Pairwise cosines of all candidates at once; the loop below only reads the matrix.
+        similar = vectors @ vectors.T >= NEAR_DUPLICATE
         groups: list[list[int]] = []
         group_of_key: dict[str, int] = {}
-        heads: list = []  # vector of each group's first member
-        for pid in ranked:
-            if pid not in passages:
-                continue
-            key = keys[pid]
+        heads: list[int] = []  # row of each group's first member
+        for row, pid in enumerate(present):
+            key = passages[pid].key
             if key in group_of_key:
                 groups[group_of_key[key]].append(pid)
                 continue
-            vec = self.index.vectors.reconstruct(int(pid))
-            near = next((g for g, head in enumerate(heads) if float(np.dot(head, vec)) >= NEAR_DUPLICATE), None)
+            near = next((g for g, head in enumerate(heads) if similar[head, row]), None)
             if near is not None:
                 groups[near].append(pid)
                 group_of_key[key] = near
                 continue
             group_of_key[key] = len(groups)
             groups.append([pid])
-            heads.append(vec)
+            heads.append(row)
         hits = []
         for members in groups[:k]:
             head = members[0]

@@ -33,7 +33,9 @@ def watch_folder(
 ) -> None:
     """Run until `stop` is set (or Ctrl-C); rebuild after changes have settled for `settle` seconds."""
     stop = stop or threading.Event()
-    last = folder_signature(assistant)
+    # No baseline: the first pass always runs one (stat-only) update, so a change made between the
+    # caller's last build and this call is not taken as the starting state and missed.
+    last: frozenset | None = None
     pending_since: float | None = None
     while not stop.wait(interval):
         current = folder_signature(assistant)

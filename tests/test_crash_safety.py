@@ -201,6 +201,8 @@ def test_cli_watch_prints_one_line_per_update_and_stops_on_ctrl_c(seeded):
         lines = []
         while not any("time:" in l for l in lines):
             lines.append(proc.stdout.readline())
+            # EOF means the watcher died: fail with what it said rather than loop forever.
+            assert lines[-1], proc.stderr.read()
         write(seeded, "watched.txt", ARTICLE)
         line = proc.stdout.readline()
         assert line.startswith("Index updated: 1 added") and "3 passages embedded" in line
