@@ -54,13 +54,15 @@ def render_table(results: dict) -> str:
     """Markdown: the machine, the command, then one row per figure grouped by section."""
     machine = results.get("machine", {})
     run = results.get("run", {})
+    dates = sorted(set(run.get("section_dates", {}).values())) or [run.get("date", "?")]
+    when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]} (areas re-run with `--only` at different times)"
     lines = [
-        f"Measured {run.get('date', '?')} on {machine_line(machine)}"
+        f"Measured {when} on {machine_line(machine)}"
         + (" (quick run: small sizes)" if run.get("quick") else "") + ".",
     ]
     if machine.get("note"):
         lines.append(f"{machine['note']}")
-    lines += ["", "| Area | Figure | Value | Target |", "|---|---|---|---|"]
+    lines += ["", "| Area | Figure | Value | Target | Notes |", "|---|---|---|---|---|"]
     order = list(SECTION_TITLES)
     figures = sorted(results.get("figures", []), key=lambda f: order.index(f["section"]) if f["section"] in order else len(order))
     shown = None
@@ -68,12 +70,11 @@ def render_table(results: dict) -> str:
         area = SECTION_TITLES.get(fig["section"], fig["section"]) if fig["section"] != shown else ""
         shown = fig["section"]
         value = format_value(fig.get("value"), fig.get("unit", ""))
-        if fig.get("note"):
-            value += f" ({fig['note']})"
         target = fig.get("target") or ""
         if target and fig.get("met") is not None:
             target += " ✓" if fig["met"] else " ✗ missed"
-        lines.append(f"| {area} | {_cell(fig['label'])} | {_cell(value)} | {_cell(target)} |")
+        cells = (area, fig["label"], value, target, fig.get("note") or "")
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     lines.append("")
     lines.append("Reproduce with `make bench` (figures in `bench/results.json`; `--quick` for small sizes, `--only SECTION` for one area).")
     return "\n".join(lines)
