@@ -525,6 +525,8 @@ class Bench:
                 deletes.append({"seconds": r.seconds, "embedded": r.embedded, "removed": len(r.removed)})
             details["add"] = adds
             details["delete"] = deletes
+            if median([a["seconds"] for a in adds]) > 2.0:
+                details["add_profile"] = self._profile_add(settings, emb, seeds[0], work / "articles" / f"profiled-{seeds[0].name}")
             # Rename (move) files into a subfolder: content-keyed passages keep their vectors.
             moved = sorted(p for p in (work / "articles").iterdir() if p.suffix == ".txt")[: self.plan.renames]
             (work / "articles" / "renamed").mkdir()
@@ -553,6 +555,45 @@ class Bench:
                  note=f"{ren['renamed']:,} renames found")
         self.add("incremental", "rename_embedded", f"passages embedded after renaming {len(moved):,} files", ren["embedded"], "passages embedded",
                  target="0", met=ren["embedded"] == 0)
+        if "add_profile" in details:
+            parts = ", ".join(f"{s['stage']} {s['cum_s']:.2f} s" for s in details["add_profile"] if s["cum_s"] >= 0.05)
+            self.add("incremental", "add_profile", "where the time goes in adding one article (cProfile)", parts, "",
+                     note="one more add under the profiler; it adds overhead")
+
+    def _profile_add(self, settings, emb, seed: Path, dest: Path) -> list[dict]:
+        """One more add under cProfile, summed by the indexer's and the store's steps (seconds)."""
+        import cProfile
+        import pstats
+
+        from qa.indexer import build_index
+
+        shutil.copyfile(seed, dest)
+        emb.seconds = 0.0
+        prof = cProfile.Profile()
+        prof.enable()
+        build_index(settings, emb)
+        prof.disable()
+        embed_s = emb.seconds
+        dest.unlink()
+        build_index(settings, emb)
+        stats = pstats.Stats(prof).stats
+        steps = (
+            ("whole update", "indexer.py", "build_index"),
+            ("list the folder (one stat per file)", "documents.py", "discover"),
+            ("read the stored file table", "store.py", "files"),
+            ("open the current generation", "store.py", "open"),
+            ("hash, read and split the new file", "documents.py", "read_document"),
+            ("embed its passages", "", ""),
+            ("copy the passage table (SQLite backup) and vectors", "store.py", "__init__"),
+            ("add passages, FTS rows, term counts", "store.py", "add_passages"),
+            ("write and fsync the new generation", "store.py", "commit"),
+            ("remove old generations", "store.py", "prune_generations"),
+        )
+        out = []
+        for label, file, name in steps:
+            cum = embed_s if not name else sum(v[3] for (f, _line, n), v in stats.items() if Path(f).name == file and n == name)
+            out.append({"stage": label, "cum_s": round(cum, 3)})
+        return out
 
     # ------------------------------------------------------------ answer latency
 
