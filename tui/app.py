@@ -84,7 +84,7 @@ class ChatScreen(Screen):
     """Status line, conversation and sources side by side, rebuild progress, question box, footer."""
 
     BINDINGS = [
-        Binding("tab", "cycle(1)", "Next panel", show=False),
+        Binding("tab", "cycle(1)", "Next panel"),
         Binding("shift+tab", "cycle(-1)", "Previous panel", show=False),
     ]
 
@@ -208,9 +208,14 @@ class QAApp(App):
         self.counts = counts
         self.timings.setdefault("ready", time.monotonic())
         self._refresh_status()
-        if self.pending is not None:
-            turn, self.pending = self.pending, None
-            self._start_answer(turn)
+        self._ask_pending()
+
+    def _ask_pending(self) -> None:
+        """A question typed during start-up is answered once the model (and a first index) are there."""
+        if self.pending is None or not self.ready or (self.rebuilding and not self.assistant.has_index()):
+            return
+        turn, self.pending = self.pending, None
+        self._start_answer(turn)
 
     def _load_failed(self, exc: QAError) -> None:
         self._error(exc, "Cannot open the index")
@@ -272,11 +277,12 @@ class QAApp(App):
         turn = ChatTurn(line, self.since, self.until, started=time.monotonic())
         self.timings.setdefault("first_question", turn.started)
         self.turns.append(turn)
-        if not self.ready:
+        # Before the model is loaded, or while the very first index is being built, the question waits.
+        if not self.ready or (self.rebuilding and not self.assistant.has_index()):
             turn.state = "waiting"
             self.pending = turn
         self._show_turns(len(self.turns) - 1)
-        if self.ready:
+        if turn.state != "waiting":
             self._start_answer(turn, question)
 
     def _supersede_in_flight(self) -> None:
@@ -521,13 +527,14 @@ class QAApp(App):
         self._files = (0, 0)
         self._passages = (0, 0)
         self.chat.query_one("#progress").display = True
-        self.show_progress("scan", 0, 0)
+        self.show_progress("scan" if self.ready else "model", 0, 0)
         self._refresh_status()
 
     def _progress_end(self) -> None:
         self.rebuilding = False
         self.chat.query_one("#progress").display = False
         self._refresh_status()
+        self._ask_pending()
 
     def _progress_from_thread(self, p) -> None:
         now = time.monotonic()
@@ -543,7 +550,7 @@ class QAApp(App):
             self._files = (done, total)
         elif phase == "embed":
             self._passages = (done, total)
-        labels = {"scan": "Scanning the folder", "read": "Reading files", "embed": "Embedding passages", "write": "Writing the index", "done": "Done"}
+        labels = {"model": "Loading the model", "scan": "Scanning the folder", "read": "Reading files", "embed": "Embedding passages", "write": "Writing the index", "done": "Done"}
         parts = [labels.get(phase, phase)]
         if self._files[1]:
             parts.append(f"files {self._files[0]}/{self._files[1]}")

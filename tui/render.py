@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.style import Style
 from rich.text import Text
 
@@ -53,59 +55,79 @@ def date_filter_label(since: str | None, until: str | None) -> str:
     return f"since {since}" if since else f"until {until}"
 
 
-def turn_text(turn: ChatTurn, number: int) -> Text:
-    """A question and its answer as shown in the conversation; [n] markers stand out."""
-    out = Text()
-    out.append(f"{number}› ", style="bold")
-    out.append(literal(turn.question), style="bold")
+def turn_parts(turn: ChatTurn, number: int) -> tuple[Text, Text]:
+    """(question line, answer body) of a turn as shown in the conversation; [n] markers stand out."""
+    head = Text()
+    head.append(f"{number}› ", style="bold")
+    head.append(literal(turn.question), style="bold")
     if turn.since or turn.until:
-        out.append(f"  ({date_filter_label(turn.since, turn.until)})", style="italic dim")
-    out.append("\n")
+        head.append(f"  ({date_filter_label(turn.since, turn.until)})", style="italic dim")
+    body = Text()
     if turn.state == "waiting":
-        out.append("  … waiting for the model to load", style="italic dim")
+        body.append("… waiting for the model and the index", style="italic dim")
     elif turn.state == "answering":
-        out.append("  … searching the articles", style="italic dim")
+        body.append("… searching the articles", style="italic dim")
     elif turn.state == "superseded":
-        out.append("  (skipped: a newer question replaced it)", style="italic dim")
+        body.append("(skipped: a newer question replaced it)", style="italic dim")
     elif turn.state == "error":
-        out.append("  " + literal(turn.error), style="italic")
+        body.append(literal(turn.error), style="italic")
     elif turn.answer is not None:
         answer = turn.answer
         if not answer.found:
-            out.append("  " + literal(answer.text), style="italic")
+            body.append(literal(answer.text), style="italic")
             if answer.citations:
-                out.append("\n  Nearest passages are listed under Sources.", style="dim")
+                body.append("\nThe nearest passages are listed under Sources.", style="dim")
         else:
-            out.append("  ")
             for i, sentence in enumerate(answer.sentences):
                 if i:
-                    out.append(" ")
-                out.append(literal(sentence.text))
-                out.append(f" [{sentence.citation}]", style="bold reverse")
+                    body.append(" ")
+                body.append(literal(sentence.text))
+                body.append(f" [{sentence.citation}]", style="bold")
     for note in turn.notes:
-        out.append("\n  " + literal(note), style="dim")
-    out.append("\n")
-    return out
+        body.append("\n" + literal(note), style="dim")
+    return head, body
+
+
+def turn_text(turn: ChatTurn, number: int) -> Text:
+    """The whole turn as one plain Text (tests, and anywhere layout does not matter)."""
+    head, body = turn_parts(turn, number)
+    return Text("\n").join([head, body])
+
+
+def turn_renderable(turn: ChatTurn, number: int) -> RenderableType:
+    """The turn with its answer indented under the question (wrapped lines keep the indent)."""
+    head, body = turn_parts(turn, number)
+    return Group(head, Padding(body, (0, 0, 1, 3)))
+
+
+def citation_parts(citation: Citation, found: bool, width_hint: int = SNIPPET_CHARS) -> tuple[Text, Text]:
+    """(header, details) of a sources-panel entry: n, file:lines; title, date, score, snippet."""
+    p = citation.passage
+    head = Text()
+    head.append(f"[{citation.n}] ", style="bold")
+    head.append(literal(p.citation), style="bold")
+    body = Text()
+    body.append(clip(p.title or "(untitled)", 90), style="italic")
+    body.append("\n")
+    body.append(p.date or "no date", style="" if p.date else "dim")
+    body.append(f" · score {citation.score:.2f}", style="dim")
+    if not found:
+        body.append(" · not an answer", style="dim")
+    body.append("\n")
+    body.append("“" + clip(_snippet(citation), width_hint) + "”", style="dim")
+    for also in citation.also[:2]:
+        body.append("\nsame text in " + literal(also.citation), style="dim")
+    return head, body
 
 
 def citation_text(citation: Citation, found: bool, width_hint: int = SNIPPET_CHARS) -> Text:
-    """One entry of the sources panel: n, file:lines, title, date, score, snippet."""
-    p = citation.passage
-    out = Text()
-    out.append(f"[{citation.n}] ", style="bold")
-    out.append(literal(p.citation), style="bold")
-    out.append("\n    ")
-    out.append(clip(p.title or "(untitled)", 70), style="italic")
-    out.append("\n    ")
-    out.append(p.date or "no date", style="" if p.date else "dim")
-    out.append(f" · score {citation.score:.2f}", style="dim")
-    if not found:
-        out.append(" · not an answer", style="dim")
-    out.append("\n    ")
-    out.append("“" + clip(_snippet(citation), width_hint) + "”", style="dim")
-    for also in citation.also[:2]:
-        out.append("\n    same text in " + literal(also.citation), style="dim")
-    return out
+    head, body = citation_parts(citation, found, width_hint)
+    return Text("\n").join([head, body])
+
+
+def citation_renderable(citation: Citation, found: bool) -> RenderableType:
+    head, body = citation_parts(citation, found)
+    return Group(head, Padding(body, (0, 0, 0, 4)))
 
 
 def _snippet(citation: Citation) -> str:

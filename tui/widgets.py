@@ -9,7 +9,7 @@ from textual.widgets.option_list import Option
 
 from qa.answer import Answer
 
-from .render import ChatTurn, citation_text, turn_text
+from .render import ChatTurn, citation_renderable, turn_renderable
 
 EMPTY_HINT = (
     "Ask a question about your articles in the box below and press Enter.\n"
@@ -22,6 +22,7 @@ class QuestionInput(Input):
     """The question box; up and down recall earlier questions, like a shell."""
 
     BINDINGS = [
+        Binding("enter", "submit", "Ask", show=True),
         Binding("up", "history(-1)", "Earlier question", show=False),
         Binding("down", "history(1)", "Later question", show=False),
     ]
@@ -64,13 +65,13 @@ class ConversationView(OptionList):
         if not turns:
             self.add_option(Option(Text(EMPTY_HINT, style="dim"), disabled=True))
             return
-        self.add_options([Option(turn_text(t, n)) for n, t in enumerate(turns, start=1)])
+        self.add_options([Option(turn_renderable(t, n)) for n, t in enumerate(turns, start=1)])
         if highlight is not None:
             self.highlighted = highlight
             self.scroll_to_highlight()
 
     def update_turn(self, turns: list[ChatTurn], index: int) -> None:
-        self.replace_option_prompt_at_index(index, turn_text(turns[index], index + 1))
+        self.replace_option_prompt_at_index(index, turn_renderable(turns[index], index + 1))
 
 
 class SourcesView(OptionList):
@@ -95,8 +96,8 @@ class SourcesView(OptionList):
             self.border_title = f"Sources of {turn_number}"
             self.add_option(Option(Text("Nothing in the articles matched.", style="dim"), disabled=True))
             return
-        self.border_title = f"Sources of {turn_number}" if answer.found else f"Nearest passages ({turn_number}, not an answer)"
-        self.add_options([Option(citation_text(c, answer.found)) for c in answer.citations])
+        self.border_title = f"Sources of {turn_number}" if answer.found else f"Nearest passages, not an answer ({turn_number})"
+        self.add_options([Option(citation_renderable(c, answer.found)) for c in answer.citations])
 
     @property
     def has_citations(self) -> bool:
