@@ -278,11 +278,11 @@ class QAApp(App):
         self.timings.setdefault("first_question", turn.started)
         self.turns.append(turn)
         # Before the model is loaded, or while the very first index is being built, the question waits.
-        if not self.ready or (self.rebuilding and not self.assistant.has_index()):
-            turn.state = "waiting"
+        wait = not self.ready or (self.rebuilding and not self.assistant.has_index())
+        if wait:
             self.pending = turn
         self._show_turns(len(self.turns) - 1)
-        if turn.state != "waiting":
+        if not wait:
             self._start_answer(turn, question)
 
     def _supersede_in_flight(self) -> None:
