@@ -120,8 +120,10 @@ class SourceViewer(Screen):
     def _scroll_to_passage(self, line: int) -> None:
         view = self.query_one("#article", ArticleView)
         body = self.query_one("#viewer-body", VerticalScroll)
-        # A little context above the passage, so it does not sit on the top edge.
-        body.scroll_to(y=max(0, view.row_of_line(line) - 2), animate=False, immediate=True)
+        # Two lines of context above the passage (unless they are long paragraphs: then two rows).
+        row = view.row_of_line(line)
+        above = view.row_of_line(max(1, line - 2))
+        body.scroll_to(y=above if row - above <= 4 else row - 2, animate=False, immediate=True)
 
     def action_step(self, step: int) -> None:
         if len(self.citations) < 2:
