@@ -51,8 +51,12 @@ def visible(renderable, width: int = 200) -> str:
 
 
 def conversation_shown(app) -> str:
+    from tui.widgets import TurnView
+
     view = app.chat.query_one("#conversation")
-    return "\n".join(visible(o.prompt) for o in view.options)
+    if not app.turns:
+        return visible(view.query_one("#empty-hint").content)
+    return "\n".join(visible(w.content) for w in view.query(TurnView))
 
 
 def sources_shown(app) -> str:

@@ -30,7 +30,7 @@ from qa.errors import IndexDamaged, IndexMismatch, IndexMissing, QAError
 from .commands import HELP, Command, CommandError, parse_command, parse_date
 from .render import ChatTurn, conversation_markdown, date_filter_label, literal, save_path, shown_path
 from .viewer import SourceViewer
-from .widgets import ConversationView, QuestionInput, SourcesView
+from .widgets import ConversationView, QuestionInput, SourcesView, StatusLine
 
 WATCH_ENV = "QA_WATCH"  # 1/true/yes: pick up changes in the articles folder automatically
 SAVE_DIR_ENV = "QA_SAVE_DIR"  # where ctrl+s writes (default: the current folder)
@@ -89,7 +89,7 @@ class ChatScreen(Screen):
     ]
 
     def compose(self) -> ComposeResult:
-        yield Static(id="status", markup=False)
+        yield StatusLine(id="status")
         with Horizontal(id="main"):
             yield ConversationView(id="conversation")
             yield SourcesView(id="sources")
@@ -145,7 +145,7 @@ class QAApp(App):
         self._ask_lock = threading.Lock()  # one asker at a time, even when a stale one is finishing
         self._rebuild_lock = threading.Lock()
         self._last_progress = 0.0
-        # Timings for tui/measure.py (monotonic seconds).
+        # Wall-clock timings for tui/measure.py (time.time(), comparable with the launching process).
         self.timings: dict[str, float] = {}
         self.answer_latencies: list[float] = []
         self.chat = ChatScreen()
@@ -157,7 +157,7 @@ class QAApp(App):
 
     def start(self) -> None:
         """Called once the chat screen exists: paint now, load in the background."""
-        self.timings["mounted"] = time.monotonic()
+        self.timings["mounted"] = time.time()
         self.call_after_refresh(self._painted)
         self._refresh_status()
         self._load()
@@ -167,7 +167,7 @@ class QAApp(App):
             self._start_watching()
 
     def _painted(self) -> None:
-        self.timings.setdefault("first_paint", time.monotonic())
+        self.timings.setdefault("first_paint", time.time())
 
     def _offer_answered(self, build: bool | None) -> None:
         if build:
@@ -206,7 +206,7 @@ class QAApp(App):
     def _loaded(self, counts: tuple[int, int] | None) -> None:
         self.ready = True
         self.counts = counts
-        self.timings.setdefault("ready", time.monotonic())
+        self.timings.setdefault("ready", time.time())
         self._refresh_status()
         self._ask_pending()
 
@@ -245,7 +245,7 @@ class QAApp(App):
         text.append(date_filter_label(self.since, self.until), style="bold" if (self.since or self.until) else "dim")
         if self.watching:
             text.append(" │ watching folder", style="dim")
-        self.chat.query_one("#status", Static).update(text)
+        self.chat.query_one("#status", StatusLine).show(text)
 
     # ------------------------------------------------------------ asking
 
@@ -274,7 +274,7 @@ class QAApp(App):
             self.notify(f"{exc.message}\n{exc.hint}".strip(), severity="warning")
             return
         self._supersede_in_flight()
-        turn = ChatTurn(line, self.since, self.until, started=time.monotonic())
+        turn = ChatTurn(line, self.since, self.until, started=time.time())
         self.timings.setdefault("first_question", turn.started)
         self.turns.append(turn)
         # Before the model is loaded, or while the very first index is being built, the question waits.
@@ -329,11 +329,15 @@ class QAApp(App):
         turn.state = "done"
         turn.answer = answer
         self.conversation.add(core_turn)
-        self.answer_latencies.append(time.monotonic() - turn.started)
-        self.timings.setdefault("first_answer", time.monotonic())
         index = self._index_of(turn)
         self._show_turns(index)
         self._refresh_status()
+        self.call_after_refresh(self._answer_shown, turn)
+
+    def _answer_shown(self, turn: ChatTurn) -> None:
+        now = time.time()
+        self.answer_latencies.append(now - turn.started)
+        self.timings.setdefault("first_answer", now)
 
     def _answer_failed(self, turn: ChatTurn, exc: QAError) -> None:
         if turn.state != "answering":
@@ -350,14 +354,13 @@ class QAApp(App):
     def _index_of(self, turn: ChatTurn) -> int:
         return next(i for i, t in enumerate(self.turns) if t is turn)
 
-    def _show_turns(self, highlight: int | None) -> None:
-        view = self.chat.query_one("#conversation", ConversationView)
-        view.show_turns(self.turns, highlight)
-        self._show_sources(highlight)
+    def _show_turns(self, select: int | None) -> None:
+        self.chat.query_one("#conversation", ConversationView).sync(self.turns, select)
+        if select is None:
+            self._show_sources(None)
 
     def _update_turn(self, turn: ChatTurn) -> None:
-        if any(t is turn for t in self.turns):
-            self.chat.query_one("#conversation", ConversationView).update_turn(self.turns, self._index_of(turn))
+        self.chat.query_one("#conversation", ConversationView).sync(self.turns)
 
     def _show_sources(self, index: int | None) -> None:
         sources = self.chat.query_one("#sources", SourcesView)
@@ -367,13 +370,13 @@ class QAApp(App):
             return
         sources.show_answer(self.turns[index].answer, index + 1)
 
-    @on(OptionList.OptionHighlighted, "#conversation")
-    def _turn_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+    @on(ConversationView.Selected)
+    def _turn_highlighted(self, event: ConversationView.Selected) -> None:
         if self.turns:
-            self._show_sources(event.option_index)
+            self._show_sources(event.index)
 
-    @on(OptionList.OptionSelected, "#conversation")
-    def _turn_selected(self, event: OptionList.OptionSelected) -> None:
+    @on(ConversationView.Opened)
+    def _turn_selected(self, event: ConversationView.Opened) -> None:
         sources = self.chat.query_one("#sources", SourcesView)
         if sources.has_citations:
             sources.highlighted = 0

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import Input, OptionList
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from qa.answer import Answer
@@ -52,26 +57,110 @@ class QuestionInput(Input):
         self.cursor_position = len(self.value)
 
 
-class ConversationView(OptionList):
-    """Questions and answers, one option each; the highlighted answer's sources fill the panel."""
+class StatusLine(Widget):
+    """One line of state; redrawn in place (a Static would re-lay-out the whole screen on each update)."""
+
+    DEFAULT_CSS = "StatusLine { height: 1; }"
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(markup=False, **kwargs)
+        super().__init__(**kwargs)
+        self.content = Text()
+
+    def show(self, text: Text) -> None:
+        if (text.plain, text.spans) != (self.content.plain, self.content.spans):
+            self.content = text
+            self.refresh()
+
+    def render(self) -> Text:
+        return self.content
+
+
+class TurnView(Static, can_focus=False):
+    """One question and its answer."""
+
+
+class ConversationView(VerticalScroll, can_focus=True):
+    """Questions and answers, one widget each (an answer redraws only itself).
+
+    Up and down select a turn; its sources fill the panel. Enter moves to those sources.
+    """
+
+    BINDINGS = [
+        Binding("up", "move(-1)", "Earlier answer", show=False),
+        Binding("down", "move(1)", "Later answer", show=False),
+        Binding("home", "move(-1000000)", show=False),
+        Binding("end", "move(1000000)", show=False),
+        Binding("enter", "open", "Its sources", show=True),
+    ]
+
+    @dataclass
+    class Selected(Message):
+        index: int
+
+    @dataclass
+    class Opened(Message):
+        index: int
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
         self.border_title = "Conversation"
-        self.show_turns([])
+        self.selected: int | None = None
+        self._shown: list[tuple] = []  # what each TurnView shows, to redraw only what changed
 
-    def show_turns(self, turns: list[ChatTurn], highlight: int | None = None) -> None:
-        self.clear_options()
+    def compose(self):
+        yield Static(Text(EMPTY_HINT, style="dim"), id="empty-hint", markup=False)
+
+    def sync(self, turns: list[ChatTurn], select: int | None = None) -> None:
+        """Bring the widgets in step with `turns`: add new turns, redraw changed ones, drop removed ones."""
+        views = list(self.query(TurnView))
+        if len(turns) < len(views):
+            for view in views[len(turns):]:
+                view.remove()
+            views = views[: len(turns)]
+            self._shown = self._shown[: len(turns)]
+        for i, (turn, view) in enumerate(zip(turns, views)):
+            if self._shown[i] != _signature(turn):
+                view.update(turn_renderable(turn, i + 1))
+                self._shown[i] = _signature(turn)
+        new = [TurnView(turn_renderable(t, n), markup=False) for n, t in enumerate(turns[len(views):], start=len(views) + 1)]
+        self._shown.extend(_signature(t) for t in turns[len(views):])
+        if new:
+            self.mount_all(new)
+        self.query_one("#empty-hint").display = not turns
         if not turns:
-            self.add_option(Option(Text(EMPTY_HINT, style="dim"), disabled=True))
-            return
-        self.add_options([Option(turn_renderable(t, n)) for n, t in enumerate(turns, start=1)])
-        if highlight is not None:
-            self.highlighted = highlight
-            self.scroll_to_highlight()
+            self.selected = None
+        if select is not None:
+            self.select(select)
 
-    def update_turn(self, turns: list[ChatTurn], index: int) -> None:
-        self.replace_option_prompt_at_index(index, turn_renderable(turns[index], index + 1))
+    def select(self, index: int) -> None:
+        views = list(self.query(TurnView))
+        if not views:
+            return
+        index = max(0, min(index, len(views) - 1))
+        for n, view in enumerate(views):
+            view.set_class(n == index, "-selected")
+        self.selected = index
+        self.call_after_refresh(self._reveal, views[index])
+        self.post_message(self.Selected(index))
+
+    def _reveal(self, view: Widget) -> None:
+        if view.is_attached:
+            # The end of a long answer matters less than its start: show the top.
+            self.scroll_to_widget(view, animate=False, top=view.outer_size.height > self.scrollable_content_region.height)
+
+    def action_move(self, step: int) -> None:
+        if self.selected is None:
+            self.select(len(self._shown) - 1)
+        else:
+            self.select(self.selected + step)
+
+    def action_open(self) -> None:
+        if self.selected is not None:
+            self.post_message(self.Opened(self.selected))
+
+
+def _signature(turn: ChatTurn) -> tuple:
+    return (turn.state, id(turn.answer), turn.error, len(turn.notes))
 
 
 class SourcesView(OptionList):
