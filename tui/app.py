@@ -236,7 +236,7 @@ class QAApp(App):
             state = "ready"
         self.state = state
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(" Article QA ", style="bold reverse")
+        text.append(" QA ", style="bold reverse")
         text.append(f" {state}", style="bold" if state == "ready" else "italic")
         if self.counts is not None:
             files, passages = self.counts
@@ -244,7 +244,7 @@ class QAApp(App):
         text.append(" │ dates: ", style="dim")
         text.append(date_filter_label(self.since, self.until), style="bold" if (self.since or self.until) else "dim")
         if self.watching:
-            text.append(" │ watching folder", style="dim")
+            text.append(" │ watching", style="dim")
         self.chat.query_one("#status", StatusLine).show(text)
 
     # ------------------------------------------------------------ asking

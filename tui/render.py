@@ -15,6 +15,7 @@ from pathlib import Path
 from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.style import Style
+from rich.table import Table
 from rich.text import Text
 
 from qa.answer import Answer, Citation
@@ -58,7 +59,6 @@ def date_filter_label(since: str | None, until: str | None) -> str:
 def turn_parts(turn: ChatTurn, number: int) -> tuple[Text, Text]:
     """(question line, answer body) of a turn as shown in the conversation; [n] markers stand out."""
     head = Text()
-    head.append(f"{number}› ", style="bold")
     head.append(literal(turn.question), style="bold")
     if turn.since or turn.until:
         head.append(f"  ({date_filter_label(turn.since, turn.until)})", style="italic dim")
@@ -91,13 +91,18 @@ def turn_parts(turn: ChatTurn, number: int) -> tuple[Text, Text]:
 def turn_text(turn: ChatTurn, number: int) -> Text:
     """The whole turn as one plain Text (tests, and anywhere layout does not matter)."""
     head, body = turn_parts(turn, number)
-    return Text("\n").join([head, body])
+    return Text("\n").join([Text(f"{number}› ") + head, body])
 
 
 def turn_renderable(turn: ChatTurn, number: int) -> RenderableType:
-    """The turn with its answer indented under the question (wrapped lines keep the indent)."""
+    """Number, question, and the answer below, all wrapped lines keeping their indent."""
     head, body = turn_parts(turn, number)
-    return Group(head, Padding(body, (0, 0, 1, 3)))
+    grid = Table.grid(padding=(0, 1, 0, 0))
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1)
+    grid.add_row(Text(f"{number}›", style="bold"), head)
+    grid.add_row(Text(""), body)
+    return Padding(grid, (0, 0, 1, 0))
 
 
 def citation_parts(citation: Citation, found: bool, width_hint: int = SNIPPET_CHARS) -> tuple[Text, Text]:

@@ -182,10 +182,10 @@ class SourcesView(OptionList):
             self.add_option(Option(Text("Sources of an answer appear here.", style="dim"), disabled=True))
             return
         if not answer.citations:
-            self.border_title = f"Sources of {turn_number}"
+            self.border_title = f"Sources of answer {turn_number}"
             self.add_option(Option(Text("Nothing in the articles matched.", style="dim"), disabled=True))
             return
-        self.border_title = f"Sources of {turn_number}" if answer.found else f"Nearest passages, not an answer ({turn_number})"
+        self.border_title = f"Sources of answer {turn_number}" if answer.found else f"Nearest passages, not an answer ({turn_number})"
         self.add_options([Option(citation_renderable(c, answer.found)) for c in answer.citations])
 
     @property
