@@ -346,3 +346,34 @@ def test_palette_lists_every_action(indexed, fake):
                 assert wanted in titles
 
     run(scenario)
+
+
+def test_viewer_steps_through_citations_and_a_vanished_file_is_a_notification(indexed, fake):
+    async def scenario():
+        from tui.viewer import SourceViewer
+
+        app = make_app(indexed, fake)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            await ask(app, pilot, "Where did the foreign ministers of Russia and Ukraine meet in Antalya?")
+            citations = app.turns[-1].answer.citations
+            assert len(citations) >= 2
+            app.open_citation(0)
+            await pilot.pause()
+            viewer = app.screen
+            assert isinstance(viewer, SourceViewer)
+            await pilot.press("n")
+            assert viewer.index == 1
+            head = visible(viewer.query_one("#viewer-head").content)
+            assert citations[1].passage.source in head
+            await pilot.press("p")
+            assert viewer.index == 0
+            await pilot.press("escape")
+            await pilot.pause()
+            (indexed.articles_dir / citations[0].passage.source).unlink()
+            app.open_citation(0)
+            await pilot.pause()
+            assert app.screen is app.chat
+            assert any("Cannot open the source" == n.title for n in app._notifications)
+
+    run(scenario)

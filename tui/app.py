@@ -148,6 +148,7 @@ class QAApp(App):
         # Wall-clock timings for tui/measure.py (time.time(), comparable with the launching process).
         self.timings: dict[str, float] = {}
         self.answer_latencies: list[float] = []
+        self.last_saved: Path | None = None
         self.chat = ChatScreen()
 
     # ------------------------------------------------------------ layout and start-up
@@ -192,8 +193,6 @@ class QAApp(App):
         except QAError as exc:
             self.call_from_thread(self._load_failed, exc)
         except Exception as exc:  # the edge: one notification, never a traceback
-            if debug_enabled():
-                raise
             self.call_from_thread(self._unexpected, exc)
             self.call_from_thread(self._loaded, None)
         else:
@@ -317,7 +316,7 @@ class QAApp(App):
                 return
             except Exception as exc:
                 if debug_enabled():
-                    raise
+                    self.call_from_thread(self._unexpected, exc)
                 self.call_from_thread(self._answer_failed, turn, QAError(f"Unexpected {type(exc).__name__}: {exc}".splitlines()[0], "Set QA_DEBUG=1 for details."))
                 return
         if not worker.is_cancelled:
@@ -392,8 +391,12 @@ class QAApp(App):
         if answer is None or not answer.citations:
             self.notify("Ask a question first; its sources open here.", timeout=3)
             return
-        viewer = SourceViewer(self.assistant, answer.citations, index, found=answer.found)
-        self.push_screen(viewer)
+        try:
+            self.assistant.article(answer.citations[index].passage.source)  # readable? else say why, stay here
+        except QAError as exc:
+            self.notify(f"{exc.message}\n{exc.hint}".strip(), title="Cannot open the source", severity="error")
+            return
+        self.push_screen(SourceViewer(self.assistant, answer.citations, index, found=answer.found))
 
     # ------------------------------------------------------------ commands and actions
 
@@ -502,8 +505,6 @@ class QAApp(App):
         except QAError as exc:
             self.call_from_thread(self._error, exc, "Rebuild failed")
         except Exception as exc:
-            if debug_enabled():
-                raise
             self.call_from_thread(self._unexpected, exc)
         else:
             self.call_from_thread(self._rebuilt, report, "full" if full else "manual")
@@ -611,8 +612,6 @@ class QAApp(App):
         try:
             watch_folder(_Rebuilder(), on_report=reported, on_error=failed, stop=stop)
         except Exception as exc:
-            if debug_enabled():
-                raise
             self.call_from_thread(self._unexpected, exc)
 
     def on_unmount(self) -> None:
@@ -629,6 +628,9 @@ class QAApp(App):
         self._refresh_status()
 
     def _unexpected(self, exc: Exception) -> None:
+        """A bug, not a user error: one notification; with QA_DEBUG=1 the app stops with the traceback."""
+        if debug_enabled():
+            raise exc
         self.notify(f"Unexpected {type(exc).__name__}: {exc}".splitlines()[0] + "\nSet QA_DEBUG=1 for details.", title="Error", severity="error", timeout=10)
 
 

@@ -68,8 +68,8 @@ class SourceViewer(Screen):
 
     BINDINGS = [
         Binding("escape", "close", "Back"),
-        Binding("n,right", "step(1)", "Next citation"),
-        Binding("p,left", "step(-1)", "Previous citation"),
+        Binding("n", "step(1)", "Next citation"),
+        Binding("p", "step(-1)", "Previous citation"),
         Binding("ctrl+q", "app.quit", "Quit", show=False, priority=True),
     ]
 
