@@ -377,3 +377,29 @@ def test_viewer_steps_through_citations_and_a_vanished_file_is_a_notification(in
             assert any("Cannot open the source" == n.title for n in app._notifications)
 
     run(scenario)
+
+
+def test_answer_sentences_are_marked_more_strongly_than_their_passage(fake):
+    from rich.console import Console
+    from rich.style import Style
+
+    from qa.answer import Citation
+    from qa.documents import split_document
+    from tui.render import article_rows, locate
+
+    text = (
+        "A title line for the test article\n\n"
+        "First sentence of the passage is here and says little. Second sentence is the answer we used in the reply.\n\n"
+        "Another paragraph follows with enough words to stand on its own as a passage."
+    )
+    doc = split_document("a.txt", text)
+    passage = next(p for p in doc.passages if "Second sentence" in p.text)
+    a = passage.text.index("Second")
+    citation = Citation(1, passage, 0.5, ((a, len(passage.text)),))
+    passage_style, sentence_style = Style(bgcolor="blue"), Style(bgcolor="red", bold=True)
+    rows, row_of = article_rows(text.split("\n"), locate(text, citation, doc.passages), 200, Console(width=200), passage_style, sentence_style, Style(dim=True))
+    row = rows[row_of[3]]
+    assert row.get_style_at_offset(Console(), row.plain.index("Second")).bgcolor.name == "red"
+    assert row.get_style_at_offset(Console(), row.plain.index("First")).bgcolor.name == "blue"
+    after = rows[row_of[5]]
+    assert after.get_style_at_offset(Console(), after.plain.index("Another")).bgcolor is None

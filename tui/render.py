@@ -211,13 +211,13 @@ def article_rows(
     for n, raw in enumerate(lines, start=1):
         line = Text(literal(raw), end="", no_wrap=False)
         marked = highlight is not None and highlight.first_line <= n <= highlight.last_line
-        if highlight is not None:
+        if marked:
+            line.stylize(passage_style, 0, len(line))
+        if highlight is not None:  # after the passage's style, so the sentences' style wins
             for a, b in highlight.spans:
                 lo, hi = max(a, offset) - offset, min(b, offset + len(raw)) - offset
                 if lo < hi:
                     line.stylize(sentence_style, lo, hi)
-        if marked:
-            line.stylize(passage_style, 0, len(line))
         wrapped = line.wrap(console, text_width) if raw else [Text("")]
         row_of[n] = len(rows)
         for i, part in enumerate(wrapped):
