@@ -403,3 +403,16 @@ def test_answer_sentences_are_marked_more_strongly_than_their_passage(fake):
     assert row.get_style_at_offset(Console(), row.plain.index("First")).bgcolor.name == "blue"
     after = rows[row_of[5]]
     assert after.get_style_at_offset(Console(), after.plain.index("Another")).bgcolor is None
+
+
+def test_typing_in_a_panel_goes_to_the_question_box(indexed, fake):
+    async def scenario():
+        app = make_app(indexed, fake)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            app.chat.query_one("#conversation").focus()
+            await pilot.press("W", "h", "o")
+            box = app.chat.query_one("#question")
+            assert app.focused is box and box.value == "Who"
+
+    run(scenario)

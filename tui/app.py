@@ -96,12 +96,20 @@ class ChatScreen(Screen):
         with Horizontal(id="progress"):
             yield Label("", id="progress-label", markup=False)
             yield ProgressBar(id="progress-bar", show_eta=False)
-        yield QuestionInput(id="question", placeholder="Ask a question and press Enter  (/help: commands)")
+        yield QuestionInput(id="question", select_on_focus=False, placeholder="Ask a question and press Enter  (/help: commands)")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#question").focus()
         self.app.start()  # type: ignore[attr-defined]
+
+    def on_key(self, event) -> None:
+        """Typing while the sources or the conversation have focus goes to the question box."""
+        box = self.query_one("#question", QuestionInput)
+        if self.focused is not box and event.is_printable and event.character:
+            box.focus()
+            box.insert_text_at_cursor(event.character)
+            event.stop()
 
     def action_cycle(self, step: int) -> None:
         """Tab cycles question box → sources → conversation; from the box, the first citation is selected."""
