@@ -454,7 +454,7 @@ class QAApp(App):
         except OSError as exc:
             self.notify(f"Cannot save in {folder}: {exc.strerror or exc}.\nSet {SAVE_DIR_ENV} to a folder you can write to.", title="Not saved", severity="error")
             return
-        self.notify(f"Saved {len(answered)} answer{'s' if len(answered) != 1 else ''} to {literal(shown_path(path.resolve()))}", title="Conversation saved")
+        self.notify(f"Saved {len(answered)} answer{'s' if len(answered) != 1 else ''} to {literal(str(path.resolve()))}", title="Conversation saved")
         self.last_saved = path
 
     def action_focus_input(self, prefill: str = "") -> None:
