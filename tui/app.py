@@ -212,7 +212,7 @@ class QAApp(App):
 
     def _loaded(self, counts: tuple[int, int] | None) -> None:
         self.ready = True
-        self.counts = counts
+        self.counts = counts or self.counts  # a rebuild may have finished first
         self.timings.setdefault("ready", time.time())
         self._refresh_status()
         self._ask_pending()
@@ -225,7 +225,7 @@ class QAApp(App):
         self._start_answer(turn)
 
     def _load_failed(self, exc: QAError) -> None:
-        self._error(exc, "Cannot open the index")
+        self._error(exc, "Cannot start")
         self._loaded(None)
 
     # ------------------------------------------------------------ status line
@@ -638,7 +638,10 @@ class QAApp(App):
     def _unexpected(self, exc: Exception) -> None:
         """A bug, not a user error: one notification; with QA_DEBUG=1 the app stops with the traceback."""
         if debug_enabled():
-            raise exc
+            import traceback
+
+            self.exit(return_code=1, message="".join(traceback.format_exception(exc)))
+            return
         self.notify(f"Unexpected {type(exc).__name__}: {exc}".splitlines()[0] + "\nSet QA_DEBUG=1 for details.", title="Error", severity="error", timeout=10)
 
 
@@ -646,4 +649,7 @@ def run_app(settings: Settings, watch: bool | None = None) -> None:
     """Entry point of `qa chat` (and of `qa` with no command)."""
     # Idle OpenMP threads otherwise spin on the CPU the UI needs; set before torch loads.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    QAApp(settings, watch=watch_enabled(watch)).run()
+    app = QAApp(settings, watch=watch_enabled(watch))
+    app.run()
+    if app.return_code:
+        raise SystemExit(app.return_code)
