@@ -416,3 +416,27 @@ def test_typing_in_a_panel_goes_to_the_question_box(indexed, fake):
             assert app.focused is box and box.value == "Who"
 
     run(scenario)
+
+
+def test_qa_core_never_imports_textual():
+    import subprocess
+    import sys
+
+    code = "import sys, qa.assistant, qa.cli, qa.watch, qa.indexer; print('textual' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_qa_and_qa_chat_open_the_app_with_the_watch_setting(monkeypatch, settings):
+    from click.testing import CliRunner
+
+    import tui.app
+    from qa.cli import cli
+
+    calls = []
+    monkeypatch.setattr(tui.app, "run_app", lambda s, watch=None: calls.append((s.articles_dir, watch)))
+    assert CliRunner().invoke(cli, []).exit_code == 0
+    assert CliRunner().invoke(cli, ["chat", "--watch"]).exit_code == 0
+    assert calls == [(settings.articles_dir, None), (settings.articles_dir, True)]
+    monkeypatch.setenv("QA_WATCH", "1")
+    assert tui.app.watch_enabled(None) is True and tui.app.watch_enabled(False) is False
