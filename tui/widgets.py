@@ -175,6 +175,8 @@ class SourcesView(OptionList):
         self.show_answer(None, 0)
 
     def show_answer(self, answer: Answer | None, turn_number: int) -> None:
+        if self.option_count and answer is self.answer and turn_number == self.turn_number:
+            return  # already shown: re-filling the list would only redraw it
         self.answer, self.turn_number = answer, turn_number
         self.clear_options()
         if answer is None:
