@@ -303,10 +303,13 @@ def test_rebuild_picks_up_a_new_article(indexed, fake):
                 "Quokka census\n\nRangers on Rottnest counted 12,000 quokkas in the island's first full quokka census this spring.\n",
                 encoding="utf-8",
             )
+            (indexed.articles_dir / "zz_binary.txt").write_bytes(b"\x00\x01binary\x00")
             await pilot.press("ctrl+r")
             await settle(app, pilot)
             assert "6 articles" in status_shown(app)
             assert any("1 added" in n.message for n in app._notifications)
+            # An unreadable article is named, with the reason, in a warning (not a crash).
+            assert any("skipped" in n.title and "zz_binary.txt" in n.message and "binary" in n.message for n in app._notifications)
             await ask(app, pilot, "How many quokkas did rangers count in the census?")
             assert app.turns[-1].answer.citations[0].passage.source == "zz_new.txt"
 
