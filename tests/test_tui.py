@@ -443,3 +443,23 @@ def test_qa_and_qa_chat_open_the_app_with_the_watch_setting(monkeypatch, setting
     assert calls == [(settings.articles_dir, None), (settings.articles_dir, True)]
     monkeypatch.setenv("QA_WATCH", "1")
     assert tui.app.watch_enabled(None) is True and tui.app.watch_enabled(False) is False
+
+
+def test_keys_typed_right_after_enter_start_a_new_question(indexed, fake):
+    async def scenario():
+        app = make_app(indexed, fake)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            box = app.chat.query_one("#question")
+            box.focus()
+            # As when the app is busy: the second line is typed before the first one's handler runs.
+            box.value = "Where did they meet?"
+            await box.action_submit()
+            box.insert_text_at_cursor("Who is Kalın?")
+            await box.action_submit()
+            await settle(app, pilot)
+            assert [t.question for t in app.turns] == ["Where did they meet?", "Who is Kalın?"]
+            await pilot.press(*"/since nope", "enter")
+            assert app.chat.query_one("#question").value == "/since nope"  # a bad command is given back
+
+    run(scenario)

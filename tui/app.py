@@ -266,9 +266,11 @@ class QAApp(App):
             command = parse_command(line)
         except CommandError as exc:
             self.notify(f"{exc.message}\n{exc.hint}".strip(), title="Command", severity="warning")
+            if not box.value:  # give the line back to be corrected
+                box.value = event.value
+                box.cursor_position = len(box.value)
             return
         box.remember(line)
-        box.value = ""
         if command is not None:
             self._run_command(command)
             return

@@ -38,6 +38,14 @@ class QuestionInput(Input):
         self._pos = 0  # == len(history) means "the line being typed"
         self._draft = ""
 
+    async def action_submit(self) -> None:
+        """Empty the box at once: keys typed while the app handles this line start a new one."""
+        value = self.value
+        if not value.strip():
+            return
+        self.value = ""
+        self.post_message(self.Submitted(self, value))
+
     def remember(self, line: str) -> None:
         if line and (not self.history or self.history[-1] != line):
             self.history.append(line)
