@@ -10,16 +10,15 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Label, OptionList, ProgressBar, Static
+from textual.screen import Screen
+from textual.widgets import OptionList
 from textual.worker import get_current_worker
 
 from qa.assistant import Assistant, validate_question
@@ -27,8 +26,10 @@ from qa.config import Settings, debug_enabled
 from qa.conversation import Conversation
 from qa.errors import IndexDamaged, IndexMismatch, IndexMissing, QAError
 
-from .commands import HELP, Command, CommandError, parse_command, parse_date
-from .render import ChatTurn, conversation_markdown, date_filter_label, literal, save_path, shown_path
+from .commands import HELP, Command, CommandError, parse_command
+from .rebuilding import RebuildActions
+from .render import ChatTurn, conversation_markdown, date_filter_label, literal, save_path
+from .screens import BuildOffer, ChatScreen
 from .viewer import SourceViewer
 from .widgets import ConversationView, QuestionInput, SourcesView, StatusLine
 
@@ -51,78 +52,7 @@ def watch_enabled(flag: bool | None) -> bool:
     return os.environ.get(WATCH_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-class BuildOffer(ModalScreen[bool]):
-    """Shown at start when there is no index yet."""
-
-    BINDINGS = [Binding("escape", "dismiss(False)", "Not now")]
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__()
-        self.settings = settings
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="offer"):
-            text = Text()
-            text.append("There is no index yet.\n\n", style="bold")
-            text.append("Build it now from ")
-            text.append(literal(shown_path(self.settings.articles_dir)), style="bold")
-            text.append("? Every article is read once; later rebuilds (ctrl+r) only read what changed.")
-            yield Static(text, markup=False, id="offer-text")
-            with Horizontal(id="offer-buttons"):
-                yield Button("Build now", id="build", variant="primary")
-                yield Button("Not now", id="later")
-
-    def on_mount(self) -> None:
-        self.query_one("#build", Button).focus()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "build")
-
-
-class ChatScreen(Screen):
-    """Status line, conversation and sources side by side, rebuild progress, question box, footer."""
-
-    BINDINGS = [
-        Binding("tab", "cycle(1)", "Next panel"),
-        Binding("shift+tab", "cycle(-1)", "Previous panel", show=False),
-    ]
-
-    def compose(self) -> ComposeResult:
-        yield StatusLine(id="status")
-        with Horizontal(id="main"):
-            yield ConversationView(id="conversation")
-            yield SourcesView(id="sources")
-        with Horizontal(id="progress"):
-            yield Label("", id="progress-label", markup=False)
-            yield ProgressBar(id="progress-bar", show_eta=False)
-        yield QuestionInput(id="question", select_on_focus=False, placeholder="Ask a question and press Enter  (/help: commands)")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one("#question").focus()
-        self.app.start()  # type: ignore[attr-defined]
-
-    def on_key(self, event) -> None:
-        """Typing while the sources or the conversation have focus goes to the question box."""
-        box = self.query_one("#question", QuestionInput)
-        if self.focused is not box and event.is_printable and event.character:
-            box.focus()
-            box.insert_text_at_cursor(event.character)
-            event.stop()
-
-    def action_cycle(self, step: int) -> None:
-        """Tab cycles question box → sources → conversation; from the box, the first citation is selected."""
-        order = [self.query_one("#question"), self.query_one("#sources", SourcesView), self.query_one("#conversation")]
-        current = self.focused
-        i = next((n for n, w in enumerate(order) if w is current), -1)
-        target = order[(i + step) % len(order)]
-        if isinstance(target, SourcesView) and target.has_citations and (current is order[0] or target.highlighted is None):
-            target.highlighted = 0
-        target.focus()
-
-
-class QAApp(App):
+class QAApp(RebuildActions, App):
     """The chat app over one `Assistant`."""
 
     CSS_PATH = "app.tcss"
@@ -469,18 +399,6 @@ class QAApp(App):
     def action_open_first(self) -> None:
         self.open_citation(0)
 
-    def action_toggle_watch(self) -> None:
-        if self.watching:
-            self._watch_stop.set()
-            self.watching = False
-            self.notify("Stopped watching the articles folder.", timeout=3)
-        else:
-            self.watching = True
-            self._watch_stop = threading.Event()
-            self._start_watching()
-            self.notify("Watching the articles folder: changes are indexed automatically.", timeout=3)
-        self._refresh_status()
-
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield SystemCommand("Ask a question", "Move to the question box (Enter asks)", self.action_focus_input)
         yield SystemCommand("Open the first source", "Show the article of citation [1] (Enter on a source)", self.action_open_first)
@@ -498,134 +416,6 @@ class QAApp(App):
         )
         yield SystemCommand("Slash commands", "List the commands the question box understands", lambda: self._run_command(Command("help")))
         yield from super().get_system_commands(screen)
-
-    # ------------------------------------------------------------ rebuilding
-
-    def action_rebuild(self, full: bool = False) -> None:
-        if self.rebuilding:
-            self.notify("A rebuild is already running.", timeout=3)
-            return
-        self._rebuild(full)
-
-    @work(thread=True, group="rebuild", exit_on_error=False)
-    def _rebuild(self, full: bool) -> None:
-        worker = get_current_worker()
-        try:
-            report = self.run_rebuild(full, cancelled=lambda: worker.is_cancelled)
-        except QAError as exc:
-            self.call_from_thread(self._error, exc, "Rebuild failed")
-        except Exception as exc:
-            self.call_from_thread(self._unexpected, exc)
-        else:
-            self.call_from_thread(self._rebuilt, report, "full" if full else "manual")
-
-    def run_rebuild(self, full: bool = False, cancelled: Callable[[], bool] | None = None):
-        """Rebuild on the calling (worker) thread, showing progress; one rebuild at a time."""
-        with self._rebuild_lock:
-            self.call_from_thread(self._progress_start)
-            try:
-                self._ensure_model()
-                report = self.assistant.rebuild(full=full, progress=self._progress_from_thread, cancelled=cancelled)
-                counts = self._index_counts()
-            finally:
-                self.call_from_thread(self._progress_end)
-            self.call_from_thread(self._set_counts, counts)
-            return report
-
-    def _set_counts(self, counts: tuple[int, int]) -> None:
-        self.counts = counts
-        self._refresh_status()
-
-    def _progress_start(self) -> None:
-        self.rebuilding = True
-        self._files = (0, 0)
-        self._passages = (0, 0)
-        self.chat.query_one("#progress").display = True
-        self.show_progress("scan" if self.ready else "model", 0, 0)
-        self._refresh_status()
-
-    def _progress_end(self) -> None:
-        self.rebuilding = False
-        self.chat.query_one("#progress").display = False
-        self._refresh_status()
-        self._ask_pending()
-
-    def _progress_from_thread(self, p) -> None:
-        now = time.monotonic()
-        # Throttled: the UI needs a few updates a second, not one per file.
-        if p.phase in ("read", "embed") and p.done not in (0, p.total) and now - self._last_progress < 0.1:
-            return
-        self._last_progress = now
-        self.call_from_thread(self.show_progress, p.phase, p.done, p.total)
-
-    def show_progress(self, phase: str, done: int, total: int) -> None:
-        """Progress row: files read and passages embedded; the bar follows the current phase."""
-        if phase == "read":
-            self._files = (done, total)
-        elif phase == "embed":
-            self._passages = (done, total)
-        labels = {"model": "Loading the model", "scan": "Scanning the folder", "read": "Reading files", "embed": "Embedding passages", "write": "Writing the index", "done": "Done"}
-        parts = [labels.get(phase, phase)]
-        if self._files[1]:
-            parts.append(f"files {self._files[0]}/{self._files[1]}")
-        if self._passages[1]:
-            parts.append(f"passages {self._passages[0]}/{self._passages[1]}")
-        self.chat.query_one("#progress-label", Label).update(" · ".join(parts))
-        bar = self.chat.query_one("#progress-bar", ProgressBar)
-        if phase in ("read", "embed") and total:
-            bar.update(total=total, progress=done)
-        elif phase in ("write", "done"):
-            bar.update(total=1, progress=1)
-        else:
-            bar.update(total=None, progress=0)
-
-    def _rebuilt(self, report, origin: str) -> None:
-        self._refresh_status()
-        parts = [f"{len(report.added)} added", f"{len(report.changed)} changed", f"{len(report.removed)} removed"]
-        if report.renamed:
-            parts.append(f"{len(report.renamed)} renamed")
-        summary = ", ".join(parts) + f"; {report.embedded} passages embedded, {report.passages} in the index."
-        title = {"watch": "Articles changed: index updated", "full": "Index rebuilt"}.get(origin, "Index updated")
-        if origin != "watch" and not report.changed_anything and not report.full:
-            summary = f"Already up to date: {report.passages} passages from {report.files or (self.counts or (0, 0))[0]} articles."
-        self.notify(summary, title=title, timeout=6)
-        if report.skipped:
-            listed = "\n".join(f"{literal(s.path)}: {s.reason}" for s in report.skipped[:4])
-            more = f"\n… and {len(report.skipped) - 4} more" if len(report.skipped) > 4 else ""
-            self.notify(listed + more, title=f"{len(report.skipped)} file{'s' if len(report.skipped) != 1 else ''} skipped", severity="warning", timeout=8)
-
-    # ------------------------------------------------------------ watching
-
-    def _start_watching(self) -> None:
-        self._watch(self._watch_stop)
-
-    @work(thread=True, group="watch", exit_on_error=False)
-    def _watch(self, stop: threading.Event) -> None:
-        from qa.watch import watch_folder
-
-        app = self
-
-        class _Rebuilder:
-            """What watch_folder needs (settings, rebuild), routed through the app's progress row."""
-
-            settings = app.settings
-
-            def rebuild(self):
-                return app.run_rebuild()
-
-        def reported(report) -> None:
-            app.call_from_thread(app._rebuilt, report, "watch")
-
-        def failed(exc: QAError) -> None:
-            app.call_from_thread(app._error, exc, "Automatic update failed")
-
-        try:
-            watch_folder(_Rebuilder(), on_report=reported, on_error=failed, stop=stop)
-        except Exception as exc:
-            self.call_from_thread(self._unexpected, exc)
-
-    def on_unmount(self) -> None:
-        self._watch_stop.set()
 
     # ------------------------------------------------------------ errors
 
