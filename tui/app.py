@@ -7,6 +7,7 @@ notifications that say what to do; `QA_DEBUG=1` lets them through with a traceba
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 import time
@@ -240,8 +241,8 @@ class QAApp(RebuildActions, App):
         turn.state = "answering"
         self._update_turn(turn)
         self._refresh_status()
-        # The worker asks with a copy of the context; only a current answer joins the real one.
-        self._answer(turn, question or turn.question, Conversation(list(self.conversation.turns)))
+        # The worker asks with a copy of the context (the core updates it); only a current answer's copy is kept.
+        self._answer(turn, question or turn.question, copy.deepcopy(self.conversation))
 
     @work(thread=True, exclusive=True, group="answer", exit_on_error=False)
     def _answer(self, turn: ChatTurn, question: str, context: Conversation) -> None:
@@ -260,14 +261,14 @@ class QAApp(RebuildActions, App):
                 self.call_from_thread(self._answer_failed, turn, QAError(f"Unexpected {type(exc).__name__}: {exc}".splitlines()[0], "Set QA_DEBUG=1 for details."))
                 return
         if not worker.is_cancelled:
-            self.call_from_thread(self._answer_ready, turn, answer, context.turns[-1])
+            self.call_from_thread(self._answer_ready, turn, answer, context)
 
-    def _answer_ready(self, turn: ChatTurn, answer, core_turn) -> None:
+    def _answer_ready(self, turn: ChatTurn, answer, context: Conversation) -> None:
         if turn.state != "answering" or not any(t is turn for t in self.turns):
             return  # superseded, or the chat was cleared meanwhile
         turn.state = "done"
         turn.answer = answer
-        self.conversation.add(core_turn)
+        self.conversation = context  # now holding this turn, as the core recorded it
         index = self._index_of(turn)
         self._show_turns(index)
         self._refresh_status()
