@@ -19,8 +19,7 @@ index/CURRENT: | $(STAMP)
 	$(VENV)/bin/qa index
 
 run: $(STAMP) index/CURRENT
-	$(VENV)/bin/qa ask "Where did the foreign ministers of Russia and Ukraine meet?"
-	@echo 'Ask more: .venv/bin/qa ask "your question"   (read a source: .venv/bin/qa show FILE:LINES)'
+	$(VENV)/bin/qa
 
 test: $(STAMP)
 	$(PY) -m pytest -q

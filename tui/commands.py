@@ -1,0 +1,62 @@
+"""Slash commands typed in the chat input (`/since 2022-01-01`, `/dates off`, …): parsed here, run by the app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+HELP = (
+    "/since DATE  only articles dated on or after DATE (YYYY-MM-DD)\n"
+    "/until DATE  only articles dated on or before DATE\n"
+    "/dates off   search all articles again\n"
+    "/new  new chat · /save  save as Markdown · /rebuild  update the index · /help  this list"
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # since, until, dates_off, new, save, rebuild, help
+    value: str | None = None
+
+
+class CommandError(ValueError):
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def parse_date(value: str) -> str:
+    try:
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise CommandError(f"{value.strip()!r} is not a date like 2022-03-01.", "Write the date as YYYY-MM-DD.") from None
+
+
+def parse_command(line: str) -> Command | None:
+    """None when the line is a question, not a command."""
+    line = line.strip()
+    if not line.startswith("/") or len(line) < 2 or not line[1].isalpha():
+        return None
+    name, _, rest = line[1:].partition(" ")
+    name, rest = name.lower(), rest.strip()
+    if name in ("since", "from", "after", "until", "to", "before"):
+        key = "since" if name in ("since", "from", "after") else "until"
+        if not rest:
+            raise CommandError(f"/{name} needs a date.", f"For example: /{name} 2022-03-01")
+        if rest.lower() in ("off", "none", "any", "-"):
+            return Command(key, None)
+        return Command(key, parse_date(rest))
+    if name == "dates":
+        if rest.lower() in ("off", "none", "all", "any", "clear", "reset"):
+            return Command("dates_off")
+        raise CommandError("Use /dates off to search all articles again.", "/since DATE and /until DATE set a filter.")
+    if name in ("new", "clear"):
+        return Command("new")
+    if name == "save":
+        return Command("save")
+    if name in ("rebuild", "index"):
+        return Command("rebuild")
+    if name in ("help", "?"):
+        return Command("help")
+    raise CommandError(f"Unknown command /{name}.", "Type /help for the list.")

@@ -1,0 +1,87 @@
+"""The app's screens: the chat screen (the main layout) and the offer to build a missing index."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Label, ProgressBar, Static
+
+from qa.config import Settings
+
+from .render import literal, shown_path
+from .widgets import ConversationView, QuestionInput, SourcesView, StatusLine
+
+
+class BuildOffer(ModalScreen[bool]):
+    """Shown at start when there is no index yet."""
+
+    BINDINGS = [Binding("escape", "dismiss(False)", "Not now")]
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="offer"):
+            text = Text()
+            text.append("There is no index yet.\n\n", style="bold")
+            text.append("Build it now from ")
+            text.append(literal(shown_path(self.settings.articles_dir)), style="bold")
+            text.append("? Every article is read once; later rebuilds (ctrl+r) only read what changed.")
+            yield Static(text, markup=False, id="offer-text")
+            with Horizontal(id="offer-buttons"):
+                yield Button("Build now", id="build", variant="primary")
+                yield Button("Not now", id="later")
+
+    def on_mount(self) -> None:
+        self.query_one("#build", Button).focus()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "build")
+
+
+class ChatScreen(Screen):
+    """Status line, conversation and sources side by side, rebuild progress, question box, footer."""
+
+    BINDINGS = [
+        Binding("tab", "cycle(1)", "Next panel"),
+        Binding("shift+tab", "cycle(-1)", "Previous panel", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status")
+        with Horizontal(id="main"):
+            yield ConversationView(id="conversation")
+            yield SourcesView(id="sources")
+        with Horizontal(id="progress"):
+            yield Label("", id="progress-label", markup=False)
+            yield ProgressBar(id="progress-bar", show_eta=False)
+        yield QuestionInput(id="question", select_on_focus=False, placeholder="Ask a question and press Enter  (/help: commands)")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#question").focus()
+        self.app.start()  # type: ignore[attr-defined]
+
+    def on_key(self, event) -> None:
+        """Typing while the sources or the conversation have focus goes to the question box."""
+        box = self.query_one("#question", QuestionInput)
+        if self.focused is not box and event.is_printable and event.character:
+            box.focus()
+            box.insert_text_at_cursor(event.character)
+            event.stop()
+
+    def action_cycle(self, step: int) -> None:
+        """Tab cycles question box → sources → conversation; from the box, the first citation is selected."""
+        order = [self.query_one("#question"), self.query_one("#sources", SourcesView), self.query_one("#conversation")]
+        current = self.focused
+        i = next((n for n, w in enumerate(order) if w is current), -1)
+        target = order[(i + step) % len(order)]
+        if isinstance(target, SourcesView) and target.has_citations and (current is order[0] or target.highlighted is None):
+            target.highlighted = 0
+        target.focus()
