@@ -58,6 +58,18 @@ def fts_query(text: str, index: Index | None = None) -> str:
     return " OR ".join(f'"{t}"' for t in terms)
 
 
+_POOL = None
+
+
+def _pool():
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="qa-keyword")
+    return _POOL
+
+
 class Retriever:
     def __init__(self, index: Index, embedder: Embedder, mode: Mode = "hybrid", fusion: str = "rrf", alpha: float = 0.5) -> None:
         self.index = index
@@ -78,8 +90,15 @@ class Retriever:
         mode = mode or self.mode
         allowed = self.index.ids_between(since, until) if (since or until) else None
         depth = candidates or max(4 * k, 30)
-        dense = self._dense(query, depth, allowed) if mode in ("dense", "hybrid") else {}
-        keyword = self._keyword(query, depth, allowed) if mode in ("keyword", "hybrid") else {}
+        if mode == "hybrid":
+            # SQLite and torch both release the GIL: the keyword query runs while the question is embedded,
+            # so a hybrid answer waits for the slower of the two, not their sum.
+            pending = _pool().submit(self._keyword, query, depth, allowed)
+            dense = self._dense(query, depth, allowed)
+            keyword = pending.result()
+        else:
+            dense = self._dense(query, depth, allowed) if mode == "dense" else {}
+            keyword = self._keyword(query, depth, allowed) if mode == "keyword" else {}
         if mode == "dense":
             scored = dense
         elif mode == "keyword":
