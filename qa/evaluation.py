@@ -297,6 +297,7 @@ class BeirSet:
     queries: dict[str, str]  # only the queries judged in the split, in file order
     qrels: dict[str, dict[str, int]]  # query id -> doc id -> grade
     answers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # query id -> gold answers
+    impossible: frozenset[str] = frozenset()  # queries whose answer is not in the corpus (SQuAD 2.0)
 
 
 def _jsonl(path: Path) -> Iterable[dict]:
@@ -341,15 +342,21 @@ def load_beir(folder: Path, split: str = "test", with_answers: bool = False) -> 
     queries = {str(q["_id"]): str(q.get("text") or "") for q in _jsonl(folder / "queries.jsonl")}
     judged = {qid: text for qid, text in queries.items() if qid in qrels and text.strip()}
     answers: dict[str, tuple[str, ...]] = {}
+    impossible: set[str] = set()
     if with_answers:
         path = folder / "answers.jsonl"
         if not path.is_file():
             raise BadEvalData(f"{folder} has no answers.jsonl.", "--answers needs gold answers (SQuAD-style answers.jsonl).")
         for row in _jsonl(path):
+            qid = str(row["_id"])
+            if qid not in judged:
+                continue
             gold = tuple(a for a in row.get("answers") or () if isinstance(a, str) and a.strip())
-            if gold and not row.get("is_impossible") and str(row["_id"]) in judged:
-                answers[str(row["_id"])] = gold
-    return BeirSet(folder.name, corpus, judged, {q: qrels[q] for q in judged}, answers)
+            if row.get("is_impossible"):
+                impossible.add(qid)
+            elif gold:
+                answers[qid] = gold
+    return BeirSet(folder.name, corpus, judged, {q: qrels[q] for q in judged}, answers, frozenset(impossible))
 
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,120}$")
@@ -448,7 +455,7 @@ def retrieve_beir(
     times: list[float] = []
     for n, qid in enumerate(query_ids, start=1):
         started = time.perf_counter()
-        hits = retriever.search(beir.queries[qid], DEEP_K)
+        hits = retriever.search(beir.queries[qid], DEEP_K, candidates=DEEP_K)
         times.append((time.perf_counter() - started) * 1000)
         rankings[qid] = rank_documents(hits, source_to_doc)
         if progress:
@@ -457,19 +464,28 @@ def retrieve_beir(
 
 
 def beir_answers(assistant: "Assistant", beir: BeirSet, query_ids: Sequence[str], progress: Progress | None = None) -> dict:
-    """Ask each answerable query the way the chat would; how often the shown answer holds a gold answer."""
-    asked = [q for q in query_ids if q in beir.answers]
-    contains = refused = 0
+    """Ask each query with gold answers (or known to be unanswerable) the way the chat would.
+
+    answer_contains: the shown answer holds a gold answer; refusals are scored as in `qa eval questions`.
+    """
+    asked = [q for q in query_ids if q in beir.answers or q in beir.impossible]
+    contains: list[bool] = []
+    outcomes: list[tuple[bool, bool]] = []  # (answerable, refused)
     for n, qid in enumerate(asked, start=1):
         answer = assistant.ask(beir.queries[qid])
-        refused += not answer.found
-        contains += contains_answer(answer.text, beir.answers[qid], not answer.found)
+        if qid in beir.answers:
+            contains.append(contains_answer(answer.text, beir.answers[qid], not answer.found))
+        outcomes.append((qid in beir.answers, not answer.found))
         if progress:
             progress(n, len(asked))
+    refusal = refusal_scores(outcomes)
     return {
-        "answered_questions": len(asked),
-        "answer_contains": _round(contains / len(asked)) if asked else None,
-        "false_refusal_rate": _round(refused / len(asked)) if asked else None,
+        "answer_questions": len(contains),
+        "unanswerable_questions": len(outcomes) - len(contains),
+        "answer_contains": _round(_mean(contains)),
+        "refusal_recall": _round(refusal.recall),
+        "refusal_precision": _round(refusal.precision),
+        "false_refusal_rate": _round(refusal.false_rate),
     }
 
 
