@@ -32,6 +32,8 @@ FLOORS = {
     "refusal_precision": 0.73,  # 0.765
 }
 CEILINGS = {"false_refusal_rate": 0.10}  # 0.068
+# Hybrid on the first 30 SciFact test queries over their judged documents and the first 300 others.
+HYBRID_NDCG_FLOOR = 0.86  # 0.893
 
 
 @pytest.fixture
@@ -89,6 +91,3 @@ def test_small_scifact_hybrid_beats_its_floor(tmp_path, real_model):
     report = json.loads(r.output)
     assert report["queries"] == 30
     assert report["ndcg@10"] >= HYBRID_NDCG_FLOOR, report
-
-
-HYBRID_NDCG_FLOOR = 0.70  # measured: set below
