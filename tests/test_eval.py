@@ -273,3 +273,25 @@ def test_eval_beir_table_and_errors(tiny_beir, fake_model, tmp_path):
     r = run("eval", "beir", str(tiny_beir), "--answers")
     assert r.exit_code == 1 and "answers.jsonl" in r.output
     assert run("eval", "beir", str(tiny_beir), "--retriever", "magic").exit_code == 2
+
+
+# ---------------------------------------------------------------- the quantity check in answers
+
+
+def _hit(text):
+    from qa.documents import Passage
+    from qa.retrieval import Hit
+
+    return Hit(Passage("a.txt", 1, 1, 1, 0, len(text), text), 0.8, 0.8, 5.0)
+
+
+def test_how_many_is_refused_when_no_sentence_holds_a_number():
+    from qa.answer import Answerer
+
+    question = "How many drones has Turkey sold to Ukraine?"
+    vague = Answerer().compose(question, [_hit("Turkey has sold drones to Ukraine, which angered Moscow a great deal.")])
+    assert not vague.found
+    exact = Answerer().compose(question, [_hit("Turkey has sold 20 drones to Ukraine, which angered Moscow a great deal.")])
+    assert exact.found and "20 drones" in exact.text
+    # Other questions are not held to a shape.
+    assert Answerer().compose("What has Turkey sold to Ukraine?", [_hit("Turkey has sold drones to Ukraine, which angered Moscow a great deal.")]).found
