@@ -59,7 +59,7 @@ def fts_query(text: str, index: Index | None = None) -> str:
 
 
 class Retriever:
-    def __init__(self, index: Index, embedder: Embedder, mode: Mode = "hybrid", fusion: str = "rrf", alpha: float = 0.5) -> None:
+    def __init__(self, index: Index, embedder: Embedder, mode: Mode = "hybrid", fusion: str = "convex", alpha: float = 0.5) -> None:
         self.index = index
         self.embedder = embedder
         self.mode = mode
