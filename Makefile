@@ -24,7 +24,7 @@ run: $(STAMP) index/CURRENT
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-eval: $(STAMP)
+eval: $(STAMP) index/CURRENT
 	$(VENV)/bin/qa eval questions tests/data/questions.jsonl
 
 bench: $(STAMP)

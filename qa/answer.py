@@ -137,6 +137,9 @@ class Answerer:
     # cosine) but not the specific words (the "population", the "Secretary General").
     min_dense: float = 0.30
     min_coverage: float = 0.40
+    # A question asking for a quantity is answered only by a sentence that holds one:
+    # "How many drones has Turkey sold?" is not answered by "Turkey has sold drones to Ukraine."
+    require_shape: bool = True
     idf: dict[str, float] = field(default_factory=dict)
 
     def weights(self, question: str, context_terms: list[str] | None = None) -> dict[str, float]:
@@ -203,6 +206,12 @@ class Answerer:
             chosen.append(cand)
             covered |= cand[4]
             used += length
+        # Only quantities: "when" answers take too many forms (centuries, seasons, "during the war").
+        if self.require_shape and shape == "number" and not any(
+            shape_bonus(shape, hits[rank].passage.text[start:end]) for _, rank, start, end, _ in chosen
+        ):
+            cites = tuple(Citation(n, h.passage, h.dense, (), h.also) for n, h in enumerate(hits[:3], start=1))
+            return Answer(question, False, (), cites, tuple(hits), query or question, ev.dense)
         # Lead with the best sentence; keep the rest in reading order (article, then position).
         rest = sorted(chosen[1:], key=lambda c: (c[1], c[2]))
         ordered = [chosen[0]] + rest

@@ -113,7 +113,7 @@ class Assistant:
         question = validate_question(question)
         query, context_terms = (conversation.contextual_query(question) if conversation else (question, []))
         index = self.index()
-        hits = Retriever(index, self.embedder, self.mode).search(query, k or self.settings.k, since=since, until=until)
+        hits = self.retriever().search(query, k or self.settings.k, since=since, until=until)
         self.answerer.idf = _idf(index, tuple(sorted(set(words(query)))))
         answer = self.answerer.compose(question, hits, query=query, context_terms=context_terms)
         if conversation is not None:

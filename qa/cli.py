@@ -239,6 +239,11 @@ def chat(ctx, articles_dir, index_dir, model, watch) -> None:
     run_app(settings, watch=watch)
 
 
+from .cli_eval import eval_group  # noqa: E402  (its own module: measuring is not asking)
+
+cli.add_command(eval_group)
+
+
 def main() -> None:
     try:
         cli.main(prog_name="qa", standalone_mode=True)

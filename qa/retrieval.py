@@ -71,7 +71,7 @@ def _pool():
 
 
 class Retriever:
-    def __init__(self, index: Index, embedder: Embedder, mode: Mode = "hybrid", fusion: str = "rrf", alpha: float = 0.5) -> None:
+    def __init__(self, index: Index, embedder: Embedder, mode: Mode = "hybrid", fusion: str = "convex", alpha: float = 0.5) -> None:
         self.index = index
         self.embedder = embedder
         self.mode = mode
