@@ -320,7 +320,7 @@ class Bench:
         from bench.table import format_value
 
         shown = format_value(value, unit)
-        extra = f"  [target {target}: {'met' if met else 'MISSED'}]" if target and met is not None else ""
+        extra = (f"  [target {target}: {'met' if met else 'MISSED'}]" if met is not None else f"  [target {target}]") if target else ""
         print(f"{section:12s} {label}: {shown}{' (' + note + ')' if note else ''}{extra}", flush=True)
 
     def skip(self, section: str, key: str, label: str, unit: str, why: str) -> None:
@@ -647,8 +647,12 @@ class Bench:
             passages = r["passages"]
             target, met = "", None
             if key.startswith("synthetic") and passages >= 100_000:
-                target = f"p50 ≤ {TARGET_100K:g} ms (issue 2), ≤ {TARGET_ISSUE6:g} ms (issue 6)" if passages == 100_000 else f"p50 ≤ {TARGET_ISSUE6:g} ms (issue 6)"
-                met = r["p50_ms"] <= (TARGET_100K if passages == 100_000 else TARGET_ISSUE6)
+                if passages == 100_000:
+                    # Two targets: mark each, since one can be met while the other is missed.
+                    mark = lambda limit: "✓" if r["p50_ms"] <= limit else "✗ missed"  # noqa: E731
+                    target = f"p50 ≤ {TARGET_100K:g} ms (issue 2) {mark(TARGET_100K)}; ≤ {TARGET_ISSUE6:g} ms (issue 6) {mark(TARGET_ISSUE6)}"
+                else:
+                    target, met = f"p50 ≤ {TARGET_ISSUE6:g} ms (issue 6)", r["p50_ms"] <= TARGET_ISSUE6
             self.add("ask", f"{key}.p50", f"p50 at {label}, {passages:,} passages", r["p50_ms"], "ms", target=target, met=met,
                      note=f"p50 of parts: embed question {r['embed_p50_ms']:.1f} ms, search and compose {r['rest_p50_ms']:.1f} ms; "
                           f"CPU time p50 {r['cpu_p50_ms']:.1f} ms")
@@ -986,7 +990,8 @@ def main(argv: list[str] | None = None) -> int:
     kept = [f for f in previous.get("figures", []) if f["section"] not in sections]
     machine = machine_info()
     note = f"1-minute load average {load_start:.1f} at start, {load_end:.1f} at end"
-    if load_start >= 0.5 or load_end >= 0.5:
+    # The bench itself keeps about one core busy; more than that at the start means other work.
+    if load_start >= 1.5:
         note += ": other jobs were running on this machine, so times are pessimistic"
     machine["note"] = (args.note + "; " if args.note else "") + note + "."
     now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
