@@ -65,9 +65,26 @@ def test_readme_without_markers_gets_a_benchmarks_section():
     assert updated.startswith("# Title\n\nText.\n")
 
 
+def _tiny_scifact(folder: Path) -> Path:
+    """A small corpus in SciFact's BEIR layout, so the run needs nothing outside the repository."""
+    if not (folder / "corpus.jsonl").exists():
+        folder.mkdir(parents=True)
+        topics = ["protein folding", "bone density", "gene regulation", "immune response", "cell division", "drug trials"]
+        with open(folder / "corpus.jsonl", "w", encoding="utf-8") as fh:
+            for i in range(120):
+                topic = topics[i % len(topics)]
+                text = " ".join(f"Study {i} sentence {j} reports findings about {topic} in cohort {i * 7 + j}." for j in range(6))
+                fh.write(json.dumps({"_id": str(1000 + i), "title": f"Findings on {topic}, report {i}", "text": text}) + "\n")
+        with open(folder / "queries.jsonl", "w", encoding="utf-8") as fh:
+            for i, topic in enumerate(topics):
+                fh.write(json.dumps({"_id": str(i), "text": f"What is known about {topic}?"}) + "\n")
+    return folder
+
+
 def _bench(tmp_path, *extra: str) -> subprocess.CompletedProcess:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--fake", "--cache", str(tmp_path / "cache"),
+         "--scifact", str(_tiny_scifact(tmp_path / "scifact")),
          "--out", str(tmp_path / "results.json"), "--readme", str(tmp_path / "README.md"), *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
