@@ -96,11 +96,12 @@ class Assistant:
 
     # ------------------------------------------------------------ asking
 
-    def retriever(self) -> Retriever:
-        return Retriever(self.index(), self.embedder, self.mode)
+    def retriever(self, index: Index | None = None) -> Retriever:
+        return Retriever(index if index is not None else self.index(), self.embedder, self.mode)
 
     def search(self, query: str, k: int | None = None, **filters) -> list[Hit]:
-        return self.retriever().search(query, k or self.settings.k, **filters)
+        with self._lock:  # a rebuild finishing meanwhile must not close the index under this search
+            return self.retriever().search(query, k or self.settings.k, **filters)
 
     def ask(
         self,
@@ -112,10 +113,13 @@ class Assistant:
     ) -> Answer:
         question = validate_question(question)
         query, context_terms = (conversation.contextual_query(question) if conversation else (question, []))
-        index = self.index()
-        hits = self.retriever().search(query, k or self.settings.k, since=since, until=until)
-        self.answerer.idf = _idf(index, tuple(sorted(set(words(query)))))
-        answer = self.answerer.compose(question, hits, query=query, context_terms=context_terms)
+        # One index for the whole answer, held under the lock: a rebuild that finishes meanwhile (the app's
+        # ctrl+r or watcher) closes the old generation only after this answer is composed.
+        with self._lock:
+            index = self.index()
+            hits = self.retriever(index).search(query, k or self.settings.k, since=since, until=until)
+            self.answerer.idf = _idf(index, tuple(sorted(set(words(query)))))
+            answer = self.answerer.compose(question, hits, query=query, context_terms=context_terms)
         if conversation is not None:
             conversation.add(Turn(question, query, answer.text, answer.found))
         return answer

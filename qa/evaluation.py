@@ -148,6 +148,12 @@ def _question(raw, qid: str, where: str, in_conversation: bool) -> Question:
         raise BadEvalData(f"{where}: \"answerable\" must be true or false.", "See the question-set format in the README.")
     # In a conversation only turns that say what to expect are scored; a single question always is.
     scored = not in_conversation or bool(answer_contains or sources or "answerable" in raw)
+    from .assistant import validate_question
+
+    try:
+        validate_question(raw["question"])  # a question the chat would reject stops the run before it starts
+    except QAError as exc:
+        raise BadEvalData(f"{where}: {exc.message}", "Fix or remove that question.") from None
     return Question(raw["question"], qid, answerable, answer_contains, sources, scored)
 
 
@@ -306,14 +312,26 @@ def _jsonl(path: Path) -> Iterable[dict]:
             for number, line in enumerate(fh, start=1):
                 if line.strip():
                     try:
-                        yield json.loads(line)
+                        row = json.loads(line)
                     except json.JSONDecodeError as exc:
                         raise BadEvalData(f"{path} line {number} is not JSON ({exc.msg}).", "Check the file.") from None
+                    if not isinstance(row, dict) or "_id" not in row:
+                        raise BadEvalData(f"{path} line {number} is not an object with an \"_id\".", "Check the file.")
+                    yield row
     except FileNotFoundError:
         raise BadEvalData(f"{path} is missing.", "A BEIR folder holds corpus.jsonl, queries.jsonl and qrels/SPLIT.tsv.") from None
+    except UnicodeDecodeError:
+        raise BadEvalData(f"{path} is not UTF-8 text.", "BEIR files are UTF-8 JSON Lines.") from None
 
 
 def read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    try:
+        return _read_qrels(path)
+    except UnicodeDecodeError:
+        raise BadEvalData(f"{path} is not UTF-8 text.", "Qrels are tab-separated UTF-8: query-id, corpus-id, score.") from None
+
+
+def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
     with path.open(encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
@@ -340,7 +358,7 @@ def load_beir(folder: Path, split: str = "test", with_answers: bool = False) -> 
     qrels = read_qrels(qrels_path)
     corpus = {str(d["_id"]): (str(d.get("title") or ""), str(d.get("text") or "")) for d in _jsonl(folder / "corpus.jsonl")}
     queries = {str(q["_id"]): str(q.get("text") or "") for q in _jsonl(folder / "queries.jsonl")}
-    judged = {qid: text for qid, text in queries.items() if qid in qrels and text.strip()}
+    judged = {qid: text for qid, text in queries.items() if qid in qrels and _askable(text)}
     answers: dict[str, tuple[str, ...]] = {}
     impossible: set[str] = set()
     if with_answers:
@@ -359,6 +377,17 @@ def load_beir(folder: Path, split: str = "test", with_answers: bool = False) -> 
     return BeirSet(folder.name, corpus, judged, {q: qrels[q] for q in judged}, answers, frozenset(impossible))
 
 
+def _askable(text: str) -> bool:
+    """Queries the chat would reject (no words, too long) are left out rather than stopping the run."""
+    from .assistant import validate_question
+
+    try:
+        validate_question(text)
+    except QAError:
+        return False
+    return True
+
+
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,120}$")
 
 
@@ -371,13 +400,19 @@ def write_corpus(beir: BeirSet, articles_dir: Path) -> dict[str, str]:
     articles_dir.mkdir(parents=True, exist_ok=True)
     source_to_doc: dict[str, str] = {}
     for n, (doc_id, (title, text)) in enumerate(beir.corpus.items()):
-        name = f"{doc_id}.txt" if _SAFE_NAME.match(doc_id) and not doc_id.startswith(".") else f"doc{n:07d}.txt"
+        # Ids that are not safe file names go in a subfolder, which no safe id can name: no collisions.
+        name = f"{doc_id}.txt" if _SAFE_NAME.match(doc_id) and not doc_id.startswith(".") else f"other-ids/doc{n:07d}.txt"
         body = f"{title.strip()}\n\n{text.strip()}\n" if title.strip() else f"{text.strip()}\n"
         path = articles_dir / name
         data = body.encode("utf-8")
         if not (path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data):
+            path.parent.mkdir(exist_ok=True)
             path.write_bytes(data)
         source_to_doc[name] = doc_id
+    # A kept work folder may hold another corpus's files: they must not be indexed with this one.
+    for path in articles_dir.rglob("*.txt"):
+        if path.relative_to(articles_dir).as_posix() not in source_to_doc:
+            path.unlink()
     return source_to_doc
 
 
@@ -514,7 +549,7 @@ def make_assistant(settings: "Settings", embedder: "Embedder", config: Retrieval
         return Assistant(settings, embedder=embedder, mode=config.mode)
 
     class Configured(Assistant):
-        def retriever(self) -> Retriever:
-            return Retriever(self.index(), self.embedder, self.mode, **options)
+        def retriever(self, index=None) -> Retriever:
+            return Retriever(index if index is not None else self.index(), self.embedder, self.mode, **options)
 
     return Configured(settings, embedder=embedder, mode=config.mode)

@@ -31,7 +31,10 @@ def watch_folder(
     interval: float = 0.5,
     settle: float = 0.5,
 ) -> None:
-    """Run until `stop` is set (or Ctrl-C); rebuild after changes have settled for `settle` seconds."""
+    """Run until `stop` is set (or Ctrl-C); update the index after changes have settled for `settle` seconds.
+
+    Only an existing index is kept up to date: with none, building it stays the user's decision.
+    """
     stop = stop or threading.Event()
     # No baseline: the first pass always runs one (stat-only) update, so a change made between the
     # caller's last build and this call is not taken as the starting state and missed.
@@ -46,6 +49,8 @@ def watch_folder(
         if pending_since is None or time.monotonic() - pending_since < settle:
             continue
         pending_since = None
+        if not assistant.has_index():
+            continue  # building the first index is the user's call (qa index, or the app's offer)
         try:
             report = assistant.rebuild()
         except QAError as exc:

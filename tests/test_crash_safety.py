@@ -193,6 +193,22 @@ def test_watch_picks_up_a_new_file(seeded, fake):
     assistant.close()
 
 
+def test_watch_leaves_a_missing_index_for_the_user_to_build(seeded, fake):
+    from qa.watch import watch_folder
+
+    assistant = Assistant(seeded, embedder=fake)
+    stop = threading.Event()
+    t = threading.Thread(target=watch_folder, args=(assistant, lambda r: None), kwargs={"stop": stop, "interval": 0.1, "settle": 0.1})
+    t.start()
+    try:
+        write(seeded, "fresh.txt", ARTICLE)
+        time.sleep(1.5)
+    finally:
+        stop.set()
+        t.join()
+    assert not assistant.has_index() and not fake.calls
+
+
 def test_cli_watch_prints_one_line_per_update_and_stops_on_ctrl_c(seeded):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     code = "from tests.conftest import FakeEmbedder; import qa.assistant as a; a.SentenceTransformerEmbedder = lambda *x, **k: FakeEmbedder(); from qa.cli import main; main()"

@@ -129,6 +129,7 @@ def test_question_set_format():
     ('{"id": "x"}', "non-empty \"question\""),
     ('{"question": "q", "sources": 3}', "sources must be a list"),
     ('{"turns": []}', "non-empty list"),
+    ('{"id": "x", "question": "???"}', "no words in it"),
 ])
 def test_question_set_errors_name_the_line(line, message):
     from qa.evaluation import BadEvalData
@@ -273,6 +274,31 @@ def test_eval_beir_table_and_errors(tiny_beir, fake_model, tmp_path):
     r = run("eval", "beir", str(tiny_beir), "--answers")
     assert r.exit_code == 1 and "answers.jsonl" in r.output
     assert run("eval", "beir", str(tiny_beir), "--retriever", "magic").exit_code == 2
+
+
+def test_eval_beir_bad_files_are_one_line_each(tiny_beir, fake_model):
+    corpus = tiny_beir / "corpus.jsonl"
+    good = corpus.read_bytes()
+    for content, message in [(b'{"title": "no id"}\n', "line 1 is not an object"), (b"[1, 2]\n", "line 1 is not an object"),
+                             (b'{"_id": "d1", "text": "caf\xe9"}\n', "is not UTF-8")]:
+        corpus.write_bytes(content)
+        r = run("eval", "beir", str(tiny_beir), "--json")
+        assert r.exit_code == 1 and message in r.output, r.output
+    corpus.write_bytes(good)
+    (tiny_beir / "qrels" / "test.tsv").write_bytes(b"query-id\tcorpus-id\tscore\nq1\td\xe91\t1\n")
+    r = run("eval", "beir", str(tiny_beir), "--json")
+    assert r.exit_code == 1 and "test.tsv is not UTF-8" in r.output, r.output
+
+
+def test_eval_beir_ids_that_are_not_file_names_do_not_collide(tmp_path, fake_model):
+    root = tmp_path / "odd"
+    (root / "qrels").mkdir(parents=True)
+    docs = [("doc0000001", "Volcanoes erupt lava and ash over Iceland."), ("a/b", "Bees collapse under pesticides in hives.")]
+    (root / "corpus.jsonl").write_text("".join(json.dumps({"_id": i, "text": t}) + "\n" for i, t in docs))
+    (root / "queries.jsonl").write_text(json.dumps({"_id": "q", "text": "pesticides bees hives collapse"}) + "\n")
+    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq\ta/b\t1\n")
+    report = json.loads(run("eval", "beir", str(root), "--retriever", "keyword", "--json").output)
+    assert report["docs"] == 2 and report["ndcg@10"] == 1.0
 
 
 # ---------------------------------------------------------------- the quantity check in answers

@@ -219,6 +219,49 @@ def test_reader_keeps_working_after_a_rebuild(seeded, fake):
     reader.close()
 
 
+def test_a_rebuild_finishing_during_an_answer_does_not_break_it(seeded, fake):
+    """The chat app answers and rebuilds on two threads: the switch must wait for the answer in flight."""
+    import threading
+    import time
+
+    from qa.assistant import Assistant
+
+    entered, release = threading.Event(), threading.Event()
+
+    class Slow(type(fake)):
+        def embed_query(self, text):
+            entered.set()
+            release.wait(10)
+            return super().embed_query(text)
+
+    assistant = Assistant(seeded, embedder=Slow())
+    assistant.rebuild()
+    results, errors = [], []
+
+    def ask():
+        try:
+            results.append(assistant.ask("Where did the foreign ministers of Russia and Ukraine meet?"))
+        except Exception as exc:  # the assertion below reports it
+            errors.append(exc)
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    assert entered.wait(10)
+    write(seeded, "harbour.txt", ARTICLE)
+    before = (seeded.index_dir / "CURRENT").read_text()
+    rebuilder = threading.Thread(target=assistant.rebuild)
+    rebuilder.start()
+    deadline = time.monotonic() + 10
+    while (seeded.index_dir / "CURRENT").read_text() == before and time.monotonic() < deadline:
+        time.sleep(0.02)  # the new generation is live; the old one is still being read
+    release.set()
+    asker.join(10)
+    rebuilder.join(10)
+    assert not errors, errors
+    assert results and results[0].citations
+    assert any(c.passage.source == "harbour.txt" for c in assistant.ask("When does the harbour reopen?").citations)
+
+
 def test_articles_folder_missing_is_a_clear_error(settings, fake):
     from qa.errors import BadPath
 

@@ -408,6 +408,22 @@ def test_answer_sentences_are_marked_more_strongly_than_their_passage(fake):
     assert after.get_style_at_offset(Console(), after.plain.index("Another")).bgcolor is None
 
 
+def test_sentence_mark_stays_on_its_words_in_a_line_with_tabs():
+    from rich.console import Console
+    from rich.style import Style
+
+    from tui.render import Highlight, article_rows
+
+    line = "\t\tThe talks were inconclusive, officials said."
+    start = line.index("talks")
+    rows, row_of = article_rows([line], Highlight(1, 1, ((start, start + len("talks")),)), 200, Console(width=200),
+                                Style(bgcolor="blue"), Style(bgcolor="red"), Style(dim=True))
+    row = rows[row_of[1]]
+    shown = row.plain.index("talks")
+    assert all(row.get_style_at_offset(Console(), shown + i).bgcolor.name == "red" for i in range(len("talks")))
+    assert row.get_style_at_offset(Console(), shown - 2).bgcolor.name == "blue"
+
+
 def test_typing_in_a_panel_goes_to_the_question_box(indexed, fake):
     async def scenario():
         app = make_app(indexed, fake)

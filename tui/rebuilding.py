@@ -146,6 +146,9 @@ class RebuildActions:
 
             settings = app.settings
 
+            def has_index(self) -> bool:
+                return app.assistant.has_index()
+
             def rebuild(self):
                 return app.run_rebuild()
 

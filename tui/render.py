@@ -217,7 +217,8 @@ def article_rows(
             for a, b in highlight.spans:
                 lo, hi = max(a, offset) - offset, min(b, offset + len(raw)) - offset
                 if lo < hi:
-                    line.stylize(sentence_style, lo, hi)
+                    # literal() widened each tab to four spaces: move the span by the tabs before it.
+                    line.stylize(sentence_style, lo + 3 * raw[:lo].count("\t"), hi + 3 * raw[:hi].count("\t"))
         wrapped = line.wrap(console, text_width) if raw else [Text("")]
         row_of[n] = len(rows)
         for i, part in enumerate(wrapped):
