@@ -229,7 +229,7 @@ def _write(settings, embedder, base, report, new_docs, gone, renames, touched, p
         for record in touched:
             writer.put_file(record)
         final = writer.commit(time.perf_counter() - report.started)
-    except BaseException:
+    except BaseException:  # noqa: cleanup only; re-raised below
         writer.abort()
         raise
     report.passages = writer.meta.passages
