@@ -140,6 +140,8 @@ class Answerer:
     # A question asking for a quantity is answered only by a sentence that holds one:
     # "How many drones has Turkey sold?" is not answered by "Turkey has sold drones to Ukraine."
     require_shape: bool = True
+    own_terms_checked: int = 3
+    min_own_coverage: float = 0.25
     idf: dict[str, float] = field(default_factory=dict)
 
     def weights(self, question: str, context_terms: list[str] | None = None) -> dict[str, float]:
@@ -163,10 +165,21 @@ class Answerer:
     def is_answerable(self, ev: Evidence) -> bool:
         return ev.dense >= self.min_dense and ev.coverage >= self.min_coverage
 
+    def _stands_on_its_own_words(self, question: str, context_terms: list[str] | None, hits: list[Hit]) -> bool:
+        """A follow-up that says a lot of its own ("What did he say about the ministers' meeting?") must find
+        some of it in the passages: the earlier turn's words alone would answer the earlier question again.
+        Short follow-ups ("On which day?") lean on the context by nature and are exempt."""
+        if not context_terms:
+            return True
+        own = self.weights(question)
+        if len(own) < self.own_terms_checked:
+            return True
+        return self.evidence(own, hits).coverage >= self.min_own_coverage
+
     def compose(self, question: str, hits: list[Hit], query: str = "", context_terms: list[str] | None = None) -> Answer:
         weights = self.weights(question, context_terms)
         ev = self.evidence(weights, hits)
-        if not hits or not self.is_answerable(ev):
+        if not hits or not self.is_answerable(ev) or not self._stands_on_its_own_words(question, context_terms, hits):
             cites = tuple(Citation(n, h.passage, h.dense, (), h.also) for n, h in enumerate(hits[:3], start=1))
             return Answer(question, False, (), cites, tuple(hits), query or question, ev.dense)
         total = sum(weights.values()) or 1.0

@@ -12,7 +12,9 @@ _REFERRING = frozenset(
     "it its it's they them their theirs he him his she her hers this that these those there then "
     "former latter".split()
 )
-_OPENERS = re.compile(r"^\s*(and|but|also|so|what about|how about|and what|why|when|where)\b", re.I)
+# Openers that continue the last turn. A short "Where did the ministers meet?" is a question of its own;
+# "Why?" or "When?" alone still counts as a follow-up through the content-word rule below.
+_OPENERS = re.compile(r"^\s*(and|but|also|so|what about|how about|and what)\b", re.I)
 
 
 @dataclass(frozen=True)

@@ -45,3 +45,9 @@ def test_new_chat_forgets_the_thread():
 def test_leading_name_is_the_first_capitalised_run():
     assert leading_name("Presidential Spokesperson Ibrahim Kalın said it.") == "Presidential Spokesperson Ibrahim Kalın"
     assert leading_name("nothing capitalised here at all") is None
+
+
+def test_a_short_complete_wh_question_opens_a_new_thread():
+    chat = _chat(("When did the harbour in Izmir reopen?", "The harbour in Izmir reopened on Monday."))
+    assert not chat.is_follow_up("Where did the foreign ministers meet?")
+    assert chat.is_follow_up("And the ferries?") and chat.is_follow_up("Why?")

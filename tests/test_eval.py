@@ -321,3 +321,17 @@ def test_how_many_is_refused_when_no_sentence_holds_a_number():
     assert exact.found and "20 drones" in exact.text
     # Other questions are not held to a shape.
     assert Answerer().compose("What has Turkey sold to Ukraine?", [_hit("Turkey has sold drones to Ukraine, which angered Moscow a great deal.")]).found
+
+
+def test_a_wordy_follow_up_is_not_answered_from_the_previous_turn_alone():
+    from qa.answer import Answerer
+
+    harbour = _hit("The harbour in Izmir reopened on Monday after two years of repairs to the sea wall.")
+    context = ["harbour", "izmir", "reopen"]
+    # Rare context words outweigh the question's common ones, as in a real index.
+    answerer = Answerer(idf={"harbour": 5.0, "izmir": 5.0, "reopen": 5.0})
+    unrelated = answerer.compose("What did he say about the foreign ministers meeting in Antalya?", [harbour], context_terms=context)
+    assert not unrelated.found
+    # A short follow-up leans on the context by nature.
+    assert answerer.compose("On which day?", [harbour], context_terms=context).found
+    assert answerer.compose("What did he say about the repairs to the sea wall?", [harbour], context_terms=context).found
