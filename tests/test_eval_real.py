@@ -1,4 +1,4 @@
-"""Quality floors with the real model: the shipped question set, and a small SciFact run.
+"""Quality floors with the real model: the shipped question sets, and a small SciFact run.
 
 Each floor sits about 0.03 below the figure measured when it was set (README, "Evaluation"), so
 quality cannot fall silently; raise them when the figures rise.
@@ -19,17 +19,30 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "tests" / "data" / "questions.jsonl"
+DEV_QUESTIONS = ROOT / "tests" / "data" / "questions_dev.jsonl"
 
-# Measured (hybrid, the defaults: convex fusion, alpha 0.5) -> floor.
+# Measured (hybrid, the defaults: convex fusion, alpha 0.5) -> floor. The refusal figures are held at
+# the targets themselves (recall 0.8, false refusals 0.05): one more miss either way fails CI.
 FLOORS = {
-    "source_hit@1": 0.90,  # 0.931
-    "source_hit@5": 0.97,  # 1.000
-    "mrr": 0.93,  # 0.966
-    "answer_contains": 0.83,  # 0.864
-    "refusal_recall": 0.73,  # 0.765
-    "refusal_precision": 0.73,  # 0.765
+    QUESTIONS: {
+        "source_hit@1": 0.90,  # 0.931
+        "source_hit@5": 0.97,  # 1.000
+        "mrr": 0.93,  # 0.966
+        "answer_contains": 0.88,  # 0.915
+        "refusal_recall": 0.80,  # 0.824
+        "refusal_precision": 0.84,  # 0.875
+    },
+    # The set the refusal thresholds were chosen on; below target on recall, and held where it is.
+    DEV_QUESTIONS: {
+        "source_hit@1": 0.91,  # 0.944
+        "source_hit@5": 0.97,  # 1.000
+        "mrr": 0.94,  # 0.972
+        "answer_contains": 0.87,  # 0.907
+        "refusal_recall": 0.72,  # 0.727
+        "refusal_precision": 0.85,  # 0.889
+    },
 }
-CEILINGS = {"false_refusal_rate": 0.10}  # 0.068
+CEILINGS = {QUESTIONS: {"false_refusal_rate": 0.05}, DEV_QUESTIONS: {"false_refusal_rate": 0.05}}  # 0.034, 0.037
 # Hybrid on the first 30 SciFact test queries over their judged documents and the first 300 others.
 HYBRID_NDCG_FLOOR = 0.88  # 0.912
 
@@ -43,15 +56,16 @@ def run(*args):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-def test_question_set_holds_its_floors(seed_index, real_model):
-    r = run("eval", "questions", str(QUESTIONS), "--articles", str(seed_index.articles_dir),
+@pytest.mark.parametrize("questions", [QUESTIONS, DEV_QUESTIONS], ids=["scored", "dev"])
+def test_question_set_holds_its_floors(seed_index, real_model, questions):
+    r = run("eval", "questions", str(questions), "--articles", str(seed_index.articles_dir),
             "--index", str(seed_index.index_dir), "--json")
     assert r.exit_code == 0, r.output
     report = json.loads(r.output)
     assert report["answerable"] >= 35 and report["unanswerable"] >= 12
-    for key, floor in FLOORS.items():
+    for key, floor in FLOORS[questions].items():
         assert report[key] >= floor, (key, report[key], report["failures"])
-    for key, ceiling in CEILINGS.items():
+    for key, ceiling in CEILINGS[questions].items():
         assert report[key] <= ceiling, (key, report[key], report["failures"])
 
 

@@ -358,7 +358,7 @@ def test_viewer_steps_through_citations_and_a_vanished_file_is_a_notification(in
         app = make_app(indexed, fake)
         async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot)
-            await ask(app, pilot, "Where did the foreign ministers of Russia and Ukraine meet in Antalya?")
+            await ask(app, pilot, "What did Kalın say about the Antalya talks and the sanctions on Russia?")
             citations = app.turns[-1].answer.citations
             assert len(citations) >= 2
             app.open_citation(0)

@@ -1,0 +1,93 @@
+"""The lexical evidence behind "not in the articles": word families, question frames, one-sentence support."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.answer import Answerer
+from qa.documents import Passage
+from qa.lexicon import evidence_terms, holds, question_terms
+from qa.retrieval import Hit
+
+
+def _hit(text: str, dense: float = 0.7) -> Hit:
+    return Hit(Passage("a.txt", 1, 1, 1, 0, len(text), text), dense, dense, 5.0)
+
+
+def _terms(question: str) -> list[str]:
+    return [t for _, t in question_terms(question)]
+
+
+def _held(question: str, passage: str) -> list[str]:
+    have = evidence_terms(passage)
+    return [t for t in _terms(question) if holds(t, have)]
+
+
+@pytest.mark.parametrize("question,passage,word", [
+    ("Who spoke at the webinar?", "Kalın speaks at a webinar.", "speak"),
+    ("Who did Kalın tell about it?", "Kalın told reporters in Istanbul.", "tell"),
+    ("Where were the talks held?", "The talks will hold in Antalya.", "hold"),
+    ("How many Russian troops are there?", "Russia massed 100,000 troops.", "russia"),
+    ("What did the Ukrainian minister say?", "The minister of Ukraine said so.", "ukrain"),
+    ("When did Russia annex Crimea?", "Russia's 2014 annexation of the Crimean Peninsula.", "annex"),
+    ("Who is the American secretary of state?", "US Secretary of State Antony Blinken", "america"),
+    ("What happened in Kyiv?", "Erdoğan visited Kiev, Ukraine.", "kyiv"),
+])
+def test_word_families_count_as_the_same_word(question, passage, word):
+    assert word in _held(question, passage)
+
+
+def test_us_in_small_letters_is_a_pronoun_not_america():
+    assert "america" not in evidence_terms("He told us about it.")
+    assert "america" in evidence_terms("The U.S. envoy said so.")
+
+
+def test_short_words_need_an_exact_match():
+    # "part"/"party" share four letters, not a family.
+    assert not holds("part", evidence_terms("The ruling party met."))
+
+
+@pytest.mark.parametrize("question,dropped,kept", [
+    ("How many troops has Russia gathered so far?", {"many", "far"}, {"troop", "russia", "gather"}),
+    ("When does the forum take place?", {"tak", "plac"}, {"forum"}),
+    ("In which city did Kalın speak?", {"city"}, {"kalin", "speak"}),
+    ("Which Turkish city will Herzog visit?", {"city"}, {"turkey", "herzog", "visit"}),
+    ("What is the name of Ukraine's foreign minister?", {"nam"}, {"ukrain", "foreign", "minister"}),
+    ("What must Turkey do before the talks are going to start?", {"must", "going"}, {"turkey", "talk", "start"}),
+])
+def test_question_frame_words_are_not_evidence(question, dropped, kept):
+    terms = set(_terms(question))
+    assert not terms & dropped
+    assert kept <= terms
+
+
+def test_words_spread_over_sentences_are_not_an_answer():
+    # Every word of the question is in the passage, but no sentence says which minister attended the forum.
+    spread = _hit("The minister spoke on Monday about the economy. Thousands attended a concert in the evening. "
+                  "The forum is held every year in the spring.")
+    together = _hit("Foreign Minister Mevlüt Çavuşoğlu attended the forum on Friday with his counterparts.")
+    question = "Which minister attended the forum?"
+    answerer = Answerer(idf={"minister": 2.0, "attend": 2.0, "forum": 2.0})
+    assert answerer.evidence(answerer.weights(question), [spread]).coverage == 1.0
+    assert not answerer.compose(question, [spread]).found
+    answer = answerer.compose(question, [together])
+    assert answer.found and "Çavuşoğlu" in answer.text
+
+
+@pytest.mark.parametrize("question,refused", [
+    ("On what date did Russia begin its invasion of Ukraine?", True),
+    ("On what exact date did the invasion begin?", True),
+    ("When did the invasion begin?", False),  # a bare "when" takes answers in many forms
+])
+def test_a_named_kind_of_date_needs_one_in_the_answer(question, refused):
+    passage = _hit("Since the beginning of the invasion in late winter, Ankara has offered to mediate between Russia and Ukraine.")
+    assert Answerer().compose(question, [passage]).found is not refused
+    dated = _hit("The invasion of Ukraine began on Feb. 24, when Russian troops crossed the border from Belarus.")
+    assert Answerer().compose(question, [dated]).found
+
+
+def test_what_year_needs_a_year_and_a_date_outside_the_question_words_does_not_count():
+    passage = _hit("Talks in March 2022 did not say when Russia annexed Crimea, a peninsula on the Black Sea.")
+    assert not Answerer().compose("What year did Russia annex Crimea in March?", [_hit("Russia annexed Crimea, a peninsula on the Black Sea, in March.")]).found
+    assert Answerer().compose("What year did Russia annex Crimea?", [passage]).found  # 2022 is a year (a wrong one: retrieval's job)
+    assert Answerer().compose("What year did Russia annex Crimea?", [_hit("Russia annexed Crimea, a peninsula on the Black Sea, in 2014.")]).found
