@@ -278,9 +278,7 @@ class Answerer:
 
 def _outside(sentence: str, terms: dict[str, float]) -> str:
     """The sentence with the question's own words blanked, so 'When is the March vote?' needs another date."""
-    from .text import stem, words as _words
-
-    return re.sub(r"\w+", lambda m: m.group(0) if stem(_words(m.group(0))[0] if _words(m.group(0)) else "") not in terms else "_", sentence)
+    return re.sub(r"\w+", lambda m: "_" if evidence_terms(m.group(0)) & terms.keys() else m.group(0), sentence)
 
 
 def idf_weights(doc_freq: dict[str, int], n_docs: int) -> dict[str, float]:

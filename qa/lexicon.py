@@ -10,6 +10,7 @@ stems miss what any reader matches at a glance: "told" is "tell", "Russian" is "
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .text import STOPWORDS, stem, words
 
@@ -96,7 +97,7 @@ def _expand(text: str) -> str:
     return text
 
 
-def holds(term: str, have: set[str]) -> bool:
+def holds(term: str, have: frozenset[str]) -> bool:
     """Whether a passage's terms include a question term or a word of its family."""
     if term in have:
         return True
@@ -110,9 +111,10 @@ def canonical(term: str) -> str:
     return _CANONICAL.get(term, term)
 
 
-def evidence_terms(text: str) -> set[str]:
+@lru_cache(maxsize=8192)  # the same sentences are read for the refusal, the choice and the date check
+def evidence_terms(text: str) -> frozenset[str]:
     """The canonical content terms a passage or sentence holds."""
-    return {canonical(stem(w)) for w in words(_expand(text)) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())}
+    return frozenset({canonical(stem(w)) for w in words(_expand(text)) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())})
 
 
 def question_terms(question: str) -> list[tuple[str, str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 
 # Terminal escape sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ESC \), and two-byte ESC forms.
 _ANSI = re.compile(
@@ -163,6 +164,7 @@ def _fold(word: str) -> str:
     return folded.replace("ı", "i")
 
 
+@lru_cache(maxsize=65536)  # pure, and called for every word of every passage an answer reads
 def stem(word: str) -> str:
     """A light suffix stripper: enough to match 'talks'/'talk', 'opposes'/'oppose', 'agreed'/'agree'."""
     if len(word) <= 3 or word.isdigit():
