@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from qa.assistant import Assistant
 from tests.tui_helpers import MARKUP_ARTICLE, ask, conversation_shown, make_app, settle, sources_shown, status_shown, visible
 from tui.commands import Command, CommandError, parse_command
-from tui.render import ChatTurn, conversation_markdown, literal
+from tui.render import ChatTurn, conversation_markdown, literal, markdown_text
 
 SIZE = (100, 30)
 
@@ -45,11 +46,30 @@ def test_markdown_export_has_answers_and_citations(indexed, fake):
     answer = assistant.ask("Where did the foreign ministers meet?")
     turn = ChatTurn("Where did the foreign ministers meet? [b]x[/b]", answer=answer, state="done")
     md = conversation_markdown([turn, ChatTurn("never answered")], indexed.articles_dir)
-    assert "## 1. Where did the foreign ministers meet? [b]x[/b]" in md
+    assert "## 1. Where did the foreign ministers meet? \\[b\\]x\\[/b\\]" in md
     assert "never answered" not in md
     first = answer.citations[0]
     assert f"1. `{first.passage.citation}`" in md
-    assert answer.sentences[0].text in md
+    assert markdown_text(answer.sentences[0].text) in md
+
+
+def test_markdown_export_shows_article_text_literally_in_a_markdown_viewer():
+    from markdown_it import MarkdownIt
+
+    from qa.answer import Answer, AnswerSentence, Citation
+    from qa.documents import Passage
+
+    text = "- Kalın said *nothing* <script>alert(1)</script> about [the talks](http://x.invalid) # 2.\n3. Done_now `ok`"
+    passage = Passage("odd `name`.txt", 1, 1, 2, 0, len(text), text, title="# Title *x*")
+    answer = Answer("q", True, (AnswerSentence(text, 1),), (Citation(1, passage, 0.9),), ())
+    md = conversation_markdown([ChatTurn("Is *this* <b>bold</b>?", answer=answer, state="done")], Path("/a"))
+    html = MarkdownIt("commonmark").render(md)
+    for tag in ("<em>", "<strong>", "<script>", "<b>", "<a ", "<ul>", "<h3>"):
+        assert tag not in html, tag
+    # Only the file's own structure: its title, the question's heading, the list of sources.
+    assert html.count("<h1>") == 1 and html.count("<h2>") == 1 and html.count("<ol>") == 1
+    assert "*nothing*" in html and "&lt;script&gt;" in html and "Done_now" in html
+    assert "<code>odd `name`.txt:1-2</code>" in html
 
 
 # ---------------------------------------------------------------- the app (fake embedder)

@@ -8,6 +8,7 @@ the terminal.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -238,6 +239,29 @@ def article_rows(
 # ---------------------------------------------------------------- saving
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~!])")
+_MD_LIST_MARK = re.compile(r"^(\s*)(?:([-+=])|(\d+)([.)]))(?=\s|$)", re.M)
+
+
+def _unlist(m: re.Match) -> str:
+    indent, bullet, number, dot = m.groups()
+    return f"{indent}\\{bullet}" if bullet else f"{indent}{number}\\{dot}"
+
+
+def markdown_text(text: str | None) -> str:
+    """Article or user text for a Markdown file: every character Markdown would act on is escaped,
+    so '*' stays a star and '<script>' stays text in any viewer."""
+    escaped = _MD_SPECIAL.sub(r"\\\1", literal(text))
+    return _MD_LIST_MARK.sub(_unlist, escaped)  # "- x" or "3. x" at a line start would become a list
+
+
+def _code(text: str) -> str:
+    """An inline code span that no backtick in the text can close early."""
+    text = literal(text)
+    fence = "``" if "`" in text else "`"
+    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
+
+
 def conversation_markdown(turns: list[ChatTurn], articles_dir: Path, now: datetime | None = None) -> str:
     """The answered turns as Markdown, each with its numbered citations and the passages quoted."""
     now = now or datetime.now()
@@ -253,21 +277,24 @@ def conversation_markdown(turns: list[ChatTurn], articles_dir: Path, now: dateti
             continue
         n += 1
         answer = turn.answer
-        out.append(f"## {n}. {literal(turn.question)}")
+        out.append(f"## {n}. {markdown_text(turn.question)}")
         out.append("")
         if turn.since or turn.until:
             out.append(f"*Articles {date_filter_label(turn.since, turn.until)}.*")
             out.append("")
-        out.append(literal(answer.text))
+        if answer.found:
+            out.append(" ".join(f"{markdown_text(s.text)} [{s.citation}]" for s in answer.sentences))
+        else:
+            out.append(markdown_text(answer.text))
         out.append("")
         if answer.citations:
             out.append("Sources:" if answer.found else "Nearest passages (not an answer):")
             out.append("")
             for c in answer.citations:
                 p = c.passage
-                meta = ", ".join(x for x in (literal(p.title), p.date or "", f"score {c.score:.2f}") if x)
-                out.append(f"{c.n}. `{literal(p.citation)}` ({meta})")
-                for line in literal(p.text).splitlines() or [""]:
+                meta = ", ".join(x for x in (markdown_text(p.title), p.date or "", f"score {c.score:.2f}") if x)
+                out.append(f"{c.n}. {_code(p.citation)} ({meta})")
+                for line in markdown_text(p.text).splitlines() or [""]:
                     out.append(f"   > {line}")
                 out.append("")
     return "\n".join(out).rstrip() + "\n"
