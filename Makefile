@@ -26,6 +26,7 @@ test: $(STAMP)
 
 eval: $(STAMP) index/CURRENT
 	$(VENV)/bin/qa eval questions tests/data/questions.jsonl
+	$(VENV)/bin/qa eval questions tests/data/questions_dev.jsonl
 
 bench: $(STAMP)
 	$(PY) bench/run.py
