@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from .documents import Passage
 from .retrieval import Hit
-from .lexicon import canonical, evidence_terms, holds, question_terms
+from .lexicon import canonical, evidence_terms, holds, question_terms, word_term
 from .text import sentence_spans
 
 
@@ -108,7 +108,7 @@ def shape_bonus(shape: str | None, sentence: str) -> float:
 
 
 # "On what date", "which year": the question names the kind of date; an answer without one is no answer.
-_DATE_REQUEST = re.compile(r"\b(?:what|which)(?: exact| precise| specific)? (date|day|year|month)\b", re.I)
+_DATE_REQUEST = re.compile(r"\b(?:what|which)(?: exact| precise| specific)? (date|day|year|month)\b(?!-)", re.I)
 _CALENDAR_DATE = _MONTHS + r"\s+\d{1,2}\b|\b\d{1,2}\s+" + _MONTHS + r"|\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b"
 _REQUESTED_DATES = {
     "date": re.compile(_CALENDAR_DATE),
@@ -121,16 +121,16 @@ _REQUESTED_DATES = {
 def lacks_requested(question: str, sentences: list[str], terms: dict[str, float]) -> bool:
     """True when the question plainly asks for a quantity or a kind of date and no sentence gives one."""
     if answer_shape(question) == "number":
-        return not any(shape_bonus("number", s) for s in sentences)
+        return not any(shape_bonus("number", _outside(s, terms)) for s in sentences)
     m = _DATE_REQUEST.search(question)
     if m:
         wanted = _REQUESTED_DATES[m.group(1).lower()]
-        return not any(wanted.search(_outside(s, terms)) for s in sentences)
+        return not any(wanted.search(_outside(s, terms, keep_months=True)) for s in sentences)
     return False
 
 
 def answer_shape(question: str) -> str | None:
-    q = question.lower()
+    q = question.lower().replace("\u2019", "'")
     if re.search(r"\b(how (?:many|much|long|old|far)|what (?:number|percentage|share|amount))\b", q):
         return "number"
     if re.search(r"\b(when|what (?:date|day|time|year|month)|which (?:date|day|year|month))\b", q):
@@ -144,12 +144,11 @@ def answer_shape(question: str) -> str | None:
 
 @dataclass
 class Evidence:
-    """What the refusal decision reads, kept for calibration and for `qa eval`."""
+    """What the refusal decision reads."""
 
-    dense: float
+    dense: float  # best cosine among the hits
     coverage: float  # share of the question's content-word weight found in the best passage (with its title)
-    keyword_hit: bool
-    sentence_coverage: float = 0.0  # the same share in the best single sentence
+    sentence_coverage: float  # the same share in the best single sentence
 
 
 @dataclass
@@ -180,7 +179,7 @@ class Answerer:
 
     def evidence(self, weights: dict[str, float], hits: list[Hit]) -> Evidence:
         if not hits:
-            return Evidence(0.0, 0.0, False)
+            return Evidence(0.0, 0.0, 0.0)
         best_dense = max(h.dense for h in hits)
         total = sum(weights.values()) or 1.0
 
@@ -193,7 +192,7 @@ class Answerer:
             coverage = max(coverage, share(evidence_terms(text + " " + hit.passage.title)))
             for start, end in sentence_spans(text):
                 sentence_coverage = max(sentence_coverage, share(evidence_terms(text[start:end])))
-        return Evidence(best_dense, coverage, any(h.keyword > 0 for h in hits), sentence_coverage)
+        return Evidence(best_dense, coverage, sentence_coverage)
 
     def is_answerable(self, ev: Evidence) -> bool:
         return ev.dense >= self.min_dense and ev.sentence_coverage >= self.min_coverage
@@ -213,8 +212,7 @@ class Answerer:
         weights = self.weights(question, context_terms)
         ev = self.evidence(weights, hits)
         if not hits or not self.is_answerable(ev) or not self._stands_on_its_own_words(question, context_terms, hits):
-            cites = tuple(Citation(n, h.passage, h.dense, (), h.also) for n, h in enumerate(hits[:3], start=1))
-            return Answer(question, False, (), cites, tuple(hits), query or question, ev.dense)
+            return _refusal(question, hits, query, ev)
         total = sum(weights.values()) or 1.0
         top = max(h.dense for h in hits) or 1.0
         top_kw = max(h.keyword for h in hits) or 1.0
@@ -235,8 +233,7 @@ class Answerer:
                 score += shape_bonus(shape, _outside(sentence, weights))
                 candidates.append((score, rank, start, end, covered))
         if not candidates:
-            cites = tuple(Citation(n, h.passage, h.dense, (), h.also) for n, h in enumerate(hits[:3], start=1))
-            return Answer(question, False, (), cites, tuple(hits), query or question, ev.dense)
+            return _refusal(question, hits, query, ev)
         candidates.sort(key=lambda c: -c[0])
         chosen = [candidates[0]]
         covered = set(candidates[0][4])
@@ -255,8 +252,7 @@ class Answerer:
         # Only quantities and named kinds of date: a bare "when" is answered in too many forms (centuries,
         # seasons, "during the war").
         if self.require_shape and lacks_requested(question, [hits[r].passage.text[a:b] for _, r, a, b, _ in chosen], weights):
-            cites = tuple(Citation(n, h.passage, h.dense, (), h.also) for n, h in enumerate(hits[:3], start=1))
-            return Answer(question, False, (), cites, tuple(hits), query or question, ev.dense)
+            return _refusal(question, hits, query, ev)
         # Lead with the best sentence; keep the rest in reading order (article, then position).
         rest = sorted(chosen[1:], key=lambda c: (c[1], c[2]))
         ordered = [chosen[0]] + rest
@@ -276,9 +272,25 @@ class Answerer:
         return Answer(question, True, tuple(sentences), citations, tuple(hits), query or question, ev.dense)
 
 
-def _outside(sentence: str, terms: dict[str, float]) -> str:
-    """The sentence with the question's own words blanked, so 'When is the March vote?' needs another date."""
-    return re.sub(r"\w+", lambda m: "_" if evidence_terms(m.group(0)) & terms.keys() else m.group(0), sentence)
+def _refusal(question: str, hits: list[Hit], query: str, ev: Evidence) -> Answer:
+    """"Not in the articles", with the nearest passages listed as such."""
+    cites = tuple(Citation(n, h.passage, h.dense, (), h.also) for n, h in enumerate(hits[:3], start=1))
+    return Answer(question, False, (), cites, tuple(hits), query or question, ev.dense)
+
+
+_MONTH_WORD = re.compile(r"^" + _MONTHS + r"$")
+
+
+def _outside(sentence: str, terms: dict[str, float], keep_months: bool = False) -> str:
+    """The sentence with the question's own words blanked, so 'When is the March vote?' needs another date.
+    With keep_months, month names stay: for "On what date in March...", "March 11" is a date."""
+
+    def blank(m: re.Match) -> str:
+        word = m.group(0)
+        keep = word_term(word) not in terms or (keep_months and _MONTH_WORD.match(word))
+        return word if keep else "_"
+
+    return re.sub(r"\w+", blank, sentence)
 
 
 def idf_weights(doc_freq: dict[str, int], n_docs: int) -> dict[str, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .lexicon import question_terms
 from .text import content_terms, words
 
 # Words that point back at something said before.
@@ -67,7 +68,8 @@ class Conversation:
             name = leading_name(previous.answer)
             if name and name.lower() not in context.lower():
                 context = f"{context} {name}"
-        return f"{context} {question}", content_terms(context)
+        # Read like the question's own words: the earlier question's frame ("how many") is not carried over.
+        return f"{context} {question}", [s for s, _ in question_terms(context)]
 
 
 _NAME = re.compile(r"(?:[A-Z][\w\u00C0-\u024F'’-]+\s+){1,3}[A-Z][\w\u00C0-\u024F'’-]+")

@@ -55,15 +55,22 @@ def _table(spec: str) -> dict[str, str]:
 
 
 _CANONICAL = _table(_IRREGULAR) | _table(_DEMONYMS)
+_NATIONALITIES = frozenset(stem(w) for pair in _DEMONYMS.split() for w in pair.split(":"))
 # Words that frame what is asked rather than name what it is about: "how *many*", "*must*", "so *far*",
-# "*going* to", "*take place*", "the *name* of", and the noun naming the kind of answer ("which *city*
-# did..."): a passage that answers names the city; it rarely says "city".
+# "*going* to", "*take place*", "the *name* of", and a noun naming the kind of answer ("which *city* did..."):
+# a passage that answers names the city; it rarely says "city". Only such kind-nouns: "what *tanks* has
+# Turkey sold?" asks about tanks, and a passage about drones does not answer it.
 _MODALS = frozenset("must might shall ought".split())
 _FRAME_AFTER = {"how": frozenset("many much long old far often soon big large tall".split()), "so": frozenset({"far"})}
 _FRAME_BEFORE = {"going": "to", "name": "of", "names": "of", "kind": "of", "kinds": "of", "sort": "of", "type": "of"}
-_PLACE = frozenset({"place"})
 _TAKE = frozenset({"take", "takes", "took", "taken", "taking"})
-_NUMBER_WORDS = frozenset("two three four five six ten".split())
+_ANSWER_KINDS = frozenset(
+    """city cities town towns country countries nation nations place places region regions province capital year years
+    month months day days date dates time person people company companies firm organization organisation group groups
+    party parties leader leaders official officials agency channel network newspaper team reason reasons purpose way
+    ways method condition conditions role position""".split()
+)
+_NUMBER_WORDS = frozenset("two three four five six seven eight nine ten eleven twelve".split())
 
 
 def _frame_positions(tokens: list[str]) -> set[int]:
@@ -73,22 +80,32 @@ def _frame_positions(tokens: list[str]) -> set[int]:
         after = tokens[i + 1] if i + 1 < len(tokens) else ""
         if w in _MODALS or w in _FRAME_AFTER.get(before, ()) or _FRAME_BEFORE.get(w) == after:
             frame.add(i)
-        elif w in _TAKE and after in _PLACE:
+        elif w in _TAKE and after == "place":
             frame |= {i, i + 1}
         elif w in ("which", "what"):
             j = i + 1
-            # Skip one qualifier: "which *Turkish* city", "which *two* leaders".
-            if j + 1 < len(tokens) and (stem(tokens[j]) in _CANONICAL or tokens[j] in _NUMBER_WORDS):
+            # Past one qualifier: "which *Turkish* city", "which *two* leaders".
+            if j + 1 < len(tokens) and (stem(tokens[j]) in _NATIONALITIES or tokens[j] in _NUMBER_WORDS or tokens[j].isdigit()):
                 j += 1
-            if j + 1 < len(tokens) and tokens[j] not in STOPWORDS and tokens[j + 1] in STOPWORDS:
+            if j < len(tokens) and tokens[j] in _ANSWER_KINDS:
                 frame.add(j)
     return frame
 
 
-# "US" and "UK" are names only in capitals; lower-cased, "us" is a pronoun.
-_ABBREVIATIONS = [(re.compile(r"\bU\.?S\.?(?!\w)"), "America"), (re.compile(r"\bU\.?K\.?(?!\w)"), "Britain")]
-# A question word and a passage word of one family share their start: "annex"/"annexation", "Crimea"/"Crimean".
+# Names of two countries, in their usual short forms. "US" and "UK" are names only in capitals (lower-cased, "us"
+# is a pronoun), and not the start of "U.S.S.R.".
+_ABBREVIATIONS = [
+    (re.compile(r"\bU\.?S\.?(?![\w.])|\bUSA\b|\bUnited States\b"), "America"),
+    (re.compile(r"\bU\.?K\.?(?![\w.])|\bUnited Kingdom\b"), "Britain"),
+]
+# A question word and a passage word of one family share a start of five letters or more and differ by a
+# derivational ending: "annex"/"annexation", "Crimea"/"Crimean", "Ukraine"/"Ukrainian". Without the ending
+# check, "police" would be "policy" and "count" would be "country".
 _PREFIX = 5
+_ENDINGS = frozenset(
+    """n an ian ans ians ation ations ition ion ions al ial ic ical ment ments ity ive ist ists ism er ers or ors ance
+    ence ant ants ent ents ness ship ize ise ized ised""".split()
+)
 
 
 def _expand(text: str) -> str:
@@ -97,13 +114,22 @@ def _expand(text: str) -> str:
     return text
 
 
+def _family(a: str, b: str) -> bool:
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    return len(short) >= _PREFIX and long_.startswith(short) and long_[len(short):] in _ENDINGS
+
+
 def holds(term: str, have: frozenset[str]) -> bool:
     """Whether a passage's terms include a question term or a word of its family."""
     if term in have:
         return True
-    if len(term) < _PREFIX:
-        return False
-    return any(len(h) >= _PREFIX and (h.startswith(term) or term.startswith(h)) for h in have)
+    return len(term) >= _PREFIX and any(_family(term, h) for h in have)
+
+
+def word_term(word: str) -> str:
+    """The canonical term of one word as it stands in a sentence."""
+    folded = words(word)
+    return canonical(stem(folded[0])) if folded else ""
 
 
 def canonical(term: str) -> str:

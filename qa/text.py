@@ -153,7 +153,8 @@ STOPWORDS = frozenset(
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens, accents folded so 'Erdoğan' matches 'Erdogan'."""
-    return [_fold(w) for w in _WORD.findall(text.lower())]
+    # "İ" lower-cases to "i" plus a combining dot, which would split "İstanbul" into "i" and "stanbul".
+    return [_fold(w) for w in _WORD.findall(text.replace("İ", "I").lower())]
 
 
 def _fold(word: str) -> str:

@@ -59,17 +59,19 @@ def test_markdown_export_shows_article_text_literally_in_a_markdown_viewer():
     from qa.answer import Answer, AnswerSentence, Citation
     from qa.documents import Passage
 
-    text = "- Kalın said *nothing* <script>alert(1)</script> about [the talks](http://x.invalid) # 2.\n3. Done_now `ok`"
-    passage = Passage("odd `name`.txt", 1, 1, 2, 0, len(text), text, title="# Title *x*")
+    text = ("- Kalın said *nothing* <script>alert(1)</script> about [the talks](http://x.invalid) # 2.\n3. Done_now `ok`\n"
+            "Talks in Antalya\n================\n---\n    indented &copy; &lt;b&gt;")
+    passage = Passage("odd ``name``.txt", 1, 1, 2, 0, len(text), text, title="# Title *x*")
     answer = Answer("q", True, (AnswerSentence(text, 1),), (Citation(1, passage, 0.9),), ())
     md = conversation_markdown([ChatTurn("Is *this* <b>bold</b>?", answer=answer, state="done")], Path("/a"))
     html = MarkdownIt("commonmark").render(md)
-    for tag in ("<em>", "<strong>", "<script>", "<b>", "<a ", "<ul>", "<h3>"):
+    for tag in ("<em>", "<strong>", "<script>", "<b>", "<a ", "<ul>", "<h3>", "<hr", "<pre>", "©"):
         assert tag not in html, tag
     # Only the file's own structure: its title, the question's heading, the list of sources.
     assert html.count("<h1>") == 1 and html.count("<h2>") == 1 and html.count("<ol>") == 1
     assert "*nothing*" in html and "&lt;script&gt;" in html and "Done_now" in html
-    assert "<code>odd `name`.txt:1-2</code>" in html
+    assert "&amp;copy;" in html and "&amp;lt;b&amp;gt;" in html
+    assert "<code>odd ``name``.txt:1-2</code>" in html
 
 
 # ---------------------------------------------------------------- the app (fake embedder)

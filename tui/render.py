@@ -239,27 +239,32 @@ def article_rows(
 # ---------------------------------------------------------------- saving
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~!])")
-_MD_LIST_MARK = re.compile(r"^(\s*)(?:([-+=])|(\d+)([.)]))(?=\s|$)", re.M)
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~!&])")
+# At a line start "-", "+" and "=" can open a list, a rule or a heading underline; "3." or "3)" a numbered list.
+_MD_LINE_MARK = re.compile(r"^(?:([-+=])|(\d+)([.)]))", re.M)
 
 
-def _unlist(m: re.Match) -> str:
-    indent, bullet, number, dot = m.groups()
-    return f"{indent}\\{bullet}" if bullet else f"{indent}{number}\\{dot}"
+def _unmark(m: re.Match) -> str:
+    mark, number, dot = m.groups()
+    return f"\\{mark}" if mark else f"{number}\\{dot}"
 
 
 def markdown_text(text: str | None) -> str:
     """Article or user text for a Markdown file: every character Markdown would act on is escaped,
-    so '*' stays a star and '<script>' stays text in any viewer."""
-    escaped = _MD_SPECIAL.sub(r"\\\1", literal(text))
-    return _MD_LIST_MARK.sub(_unlist, escaped)  # "- x" or "3. x" at a line start would become a list
+    so '*' stays a star, '&copy;' stays as typed and '<script>' stays text in any viewer."""
+    # Leading spaces are dropped: four of them would make an indented code block.
+    text = "\n".join(line.lstrip() for line in literal(text).split("\n"))
+    return _MD_LINE_MARK.sub(_unmark, _MD_SPECIAL.sub(r"\\\1", text))
 
 
 def _code(text: str) -> str:
-    """An inline code span that no backtick in the text can close early."""
+    """An inline code span that no run of backticks in the text can close early."""
     text = literal(text)
-    fence = "``" if "`" in text else "`"
-    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    if not longest:
+        return f"`{text}`"
+    fence = "`" * (longest + 1)
+    return f"{fence} {text} {fence}"
 
 
 def conversation_markdown(turns: list[ChatTurn], articles_dir: Path, now: datetime | None = None) -> str:
