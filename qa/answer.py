@@ -265,7 +265,7 @@ class Answerer:
 
 
 def _refusal(question: str, hits: list[Hit], query: str, ev: Evidence) -> Answer:
-    """"Not in the articles", with the nearest passages listed as such."""
+    """A refusal ("not in the articles") that lists the nearest passages as such."""
     cites = tuple(Citation(n, h.passage, h.dense, (), h.also) for n, h in enumerate(hits[:3], start=1))
     return Answer(question, False, (), cites, tuple(hits), query or question, ev.dense)
 

@@ -92,8 +92,8 @@ def _frame_positions(tokens: list[str]) -> set[int]:
     return frame
 
 
-# Names of two countries, in their usual short forms. "US" and "UK" are names only in capitals (lower-cased, "us"
-# is a pronoun), and not the start of "U.S.S.R.".
+# The short forms of two country names. "US" and "UK" are names only in capitals (lower-cased, "us" is a
+# pronoun), and "U.S." is not the start of "U.S.S.R.".
 _ABBREVIATIONS = [
     (re.compile(r"\bU\.?S\.?(?![\w.])|\bUSA\b|\bUnited States\b"), "America"),
     (re.compile(r"\bU\.?K\.?(?![\w.])|\bUnited Kingdom\b"), "Britain"),
@@ -137,7 +137,7 @@ def canonical(term: str) -> str:
     return _CANONICAL.get(term, term)
 
 
-@lru_cache(maxsize=8192)  # the same sentences are read for the refusal, the choice and the date check
+@lru_cache(maxsize=8192)  # the same passages come back question after question; read each once
 def evidence_terms(text: str) -> frozenset[str]:
     """The canonical content terms a passage or sentence holds."""
     return frozenset({canonical(stem(w)) for w in words(_expand(text)) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())})
