@@ -118,9 +118,19 @@ _REQUESTED_DATES = {
 }
 
 
+# A count is not a date: "March 5, 2022" does not say how many drones were sold.
+_COUNT_REQUEST = re.compile(r"\bhow (?:many|much)\b", re.I)
+# A year reads as one after a preposition or a date's comma ("in 2022", "March 5, 2022"), not in "2000 kilometers".
+_DATES_AND_YEARS = re.compile(
+    _CALENDAR_DATE + r"|(?:\b(?i:in|since|until|during|after|before|early|late|mid)\s+|,\s*)(?:1[5-9]|20)\d{2}\b"
+)
+
+
 def lacks_requested(question: str, sentences: list[str], terms: dict[str, float]) -> bool:
     """True when the question plainly asks for a quantity or a kind of date and no sentence gives one."""
     if answer_shape(question) == "number":
+        if _COUNT_REQUEST.search(question):
+            sentences = [_DATES_AND_YEARS.sub("_", s) for s in sentences]
         return not any(shape_bonus("number", _outside(s, terms)) for s in sentences)
     m = _DATE_REQUEST.search(question)
     if m:

@@ -107,6 +107,13 @@ def test_a_question_about_something_else_than_the_passage_is_refused():
     assert answerer.compose("What has Turkey sold to Ukraine?", [drones]).found
 
 
+def test_a_date_is_not_a_count():
+    sold = _hit("Turkey has sold drones to Ukraine, angering Moscow, according to a report on March 5, 2022.")
+    assert not Answerer().compose("How many drones has Turkey sold to Ukraine?", [sold]).found
+    route = _hit("Is there a route of at most 2000 kilometers passing through all of Germany's 15 largest cities?")
+    assert Answerer().compose("How many kilometers long is the route through the largest cities of Germany?", [route]).found
+
+
 def test_numbers_and_dates_named_in_the_question_are_not_the_answer():
     sold = _hit("Turkey sold drones to Ukraine in 2022, which angered Moscow a great deal.")
     assert not Answerer().compose("How many drones did Turkey sell to Ukraine in 2022?", [sold]).found
