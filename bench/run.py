@@ -257,21 +257,19 @@ def write_articles(folder: Path, docs: list[tuple[str, str]], stamp: dict) -> Pa
 def index_ok(index_dir: Path, model: str, passages: int | None = None) -> bool:
     """A cached index is reusable: its metadata fits this code and model, and its files have their recorded sizes.
 
-    Reads meta.json only (opening a 1M-passage index just to check it would cost seconds and gigabytes).
+    Opening checks the segment files' sizes and maps them; it reads no vectors.
     """
     from qa.errors import QAError
-    from qa.store import check_compatible, current_generation, read_meta
+    from qa.stores.local import LocalStore
 
     try:
-        gen = current_generation(index_dir)
-        if gen is None:
-            return False
-        meta = read_meta(gen)
-        check_compatible(meta, model)
-        sizes_ok = all((gen / name).stat().st_size == size for name, size in meta.file_sizes.items())
+        store = LocalStore.open(index_dir, model)
     except (QAError, OSError):
         return False
-    return sizes_ok and (passages is None or meta.passages == passages)
+    try:
+        return passages is None or store.meta.passages == passages
+    finally:
+        store.close()
 
 
 # ---------------------------------------------------------------- the bench
@@ -447,7 +445,7 @@ class Bench:
         from qa.config import load_settings
         from qa.documents import SPLITTER_VERSION
         from qa.indexer import build_index
-        from qa.store import FORMAT_VERSION
+        from qa.stores.meta import FORMAT_VERSION
         from qa.text import split_sentences
 
         n = self.plan.articles
@@ -580,14 +578,13 @@ class Bench:
         steps = (
             ("whole update", "indexer.py", "build_index"),
             ("list the folder (one stat per file)", "documents.py", "discover"),
-            ("read the stored file table", "store.py", "files"),
-            ("open the current generation", "store.py", "open"),
+            ("read the stored file table", "local.py", "files"),
+            ("open the current state", "local.py", "open"),
             ("hash, read and split the new file", "documents.py", "read_document"),
             ("embed its passages", "", ""),
-            ("copy the passage table (SQLite backup) and vectors", "store.py", "__init__"),
-            ("add passages, FTS rows, term counts", "store.py", "add_passages"),
-            ("write and fsync the new generation", "store.py", "commit"),
-            ("remove old generations", "store.py", "prune_generations"),
+            ("start the transaction", "local.py", "__init__"),
+            ("add passages, FTS rows, term counts", "local.py", "add_passages"),
+            ("write the segment and commit", "local.py", "commit"),
         )
         out = []
         for label, file, name in steps:
@@ -730,12 +727,13 @@ class Bench:
 
 
 def worker_synth(args) -> dict:
-    """A synthetic index of N passages written through the store's own GenerationWriter."""
+    """A synthetic index of N passages written through the store's own writer."""
     import numpy as np
 
     from qa.config import DEFAULT_MODEL
     from qa.documents import SPLITTER_VERSION, Passage
-    from qa.store import FORMAT_VERSION, FileRecord, GenerationWriter, Meta
+    from qa.stores.local import LocalWriter
+    from qa.stores.meta import FORMAT_VERSION, FileRecord, Meta
     from qa.text import words
 
     n = args.passages
@@ -756,7 +754,7 @@ def worker_synth(args) -> dict:
     index_dir.mkdir(parents=True)
     rng = np.random.default_rng(0)
     started = time.perf_counter()
-    writer = GenerationWriter(index_dir, None, Meta(FORMAT_VERSION, model, dim, SPLITTER_VERSION))
+    writer = LocalWriter(index_dir, None, Meta(FORMAT_VERSION, model, dim, SPLITTER_VERSION))
     per_article, length, chunk = 10, 48, 20_000
     try:
         for begin in range(0, n, chunk):
@@ -846,7 +844,7 @@ def worker_ask(args) -> dict:
         "rest_p50_ms": percentile(rest_ms, 50),
         "peak_rss_mb": rss_mb("VmHWM"),
         "rss_end_mb": rss_mb(),
-        "search_index": type(index.search_index).__name__,
+        "search_index": getattr(index, "describe", lambda: {})(),
     })
     return out
 
@@ -856,9 +854,9 @@ STAGES = (
     ("embed the question", "embedding.py", "embed_query"),
     ("dense search (FAISS, incl. embedding)", "retrieval.py", "_dense"),
     ("keyword search, total", "retrieval.py", "_keyword"),
-    ("of which the FTS5 BM25 query", "store.py", "keyword_search"),
-    ("term frequency look-ups (keyword terms and IDF)", "store.py", "document_frequencies"),
-    ("passage rows (SQLite)", "store.py", "passages"),
+    ("of which the FTS5 BM25 query", "local.py", "keyword_search"),
+    ("term frequency look-ups (keyword terms and IDF)", "local.py", "document_frequencies"),
+    ("passage rows (SQLite)", "local.py", "passages"),
     ("cosines of keyword-only hits", "retrieval.py", "_cosines"),
     ("collapse duplicates", "retrieval.py", "_collapse"),
     ("IDF of question words", "assistant.py", "_idf"),

@@ -14,7 +14,7 @@ from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import BadQuestion, IndexMissing
 from .indexer import BuildReport, ProgressFn, build_index
 from .retrieval import Hit, Mode, Retriever
-from .store import Index, check_compatible
+from .stores import Store, backend, check_compatible
 from .text import content_terms, strip_controls, words
 
 MAX_QUESTION_CHARS = 2000
@@ -64,7 +64,7 @@ class Assistant:
         self.embedder = embedder or SentenceTransformerEmbedder(settings.model, settings.batch_size)
         self.mode = mode
         self.answerer = Answerer()
-        self._index: Index | None = None
+        self._index: Store | None = None
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------ loading
@@ -74,19 +74,19 @@ class Assistant:
         if load:
             load()
 
-    def index(self) -> Index:
+    def index(self) -> Store:
         """The live index, reopened when a rebuild (here or in another process) switched generations."""
         with self._lock:
             if self._index is not None and not self._index.is_current():
                 old, self._index = self._index, None
                 old.close()
             if self._index is None:
-                self._index = Index.open(self.settings.index_dir, model=None)
+                self._index = backend(self.settings).open(model=None)
                 check_compatible(self._index.meta, self.embedder.name)
             return self._index
 
     def has_index(self) -> bool:
-        return (self.settings.index_dir / "CURRENT").exists()
+        return backend(self.settings).exists()
 
     def close(self) -> None:
         with self._lock:
@@ -96,7 +96,7 @@ class Assistant:
 
     # ------------------------------------------------------------ asking
 
-    def retriever(self, index: Index | None = None) -> Retriever:
+    def retriever(self, index: Store | None = None) -> Retriever:
         return Retriever(index if index is not None else self.index(), self.embedder, self.mode)
 
     def search(self, query: str, k: int | None = None, **filters) -> list[Hit]:
@@ -164,7 +164,7 @@ class Assistant:
         return Status(str(self.settings.articles_dir), str(self.settings.index_dir), m.generation, m.model, m.files, m.passages, m.built_at, added, changed, removed)
 
 
-def _idf(index: Index, query_words: tuple[str, ...]) -> dict[str, float]:
+def _idf(index: Store, query_words: tuple[str, ...]) -> dict[str, float]:
     """IDF of the query's content terms, from the per-term document frequencies kept in the index."""
     terms = sorted({t for w in query_words for t in content_terms(w)})
     return idf_weights(index.document_frequencies(terms), max(index.meta.passages, 1))

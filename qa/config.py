@@ -24,6 +24,10 @@ class Settings:
     max_file_bytes: int = int(DEFAULT_MAX_FILE_MB * 1024 * 1024)
     lock_wait: float = 10.0
     batch_size: int = 32
+    store: str = "faiss"  # "faiss" (files in index_dir) or "milvus"
+    milvus_uri: str = ""  # a .db path (milvus-lite, embedded) or http(s)://host:19530; default index_dir/milvus.db
+    milvus_token: str = ""
+    milvus_collection: str = "qa"  # prefix of the collections this index uses
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
@@ -33,6 +37,7 @@ def load_settings(
     articles: str | Path | None = None,
     index: str | Path | None = None,
     model: str | None = None,
+    store: str | None = None,
 ) -> Settings:
     """Build settings now (not at import), so tests and users can redirect paths with env vars."""
     articles_dir = Path(articles or _env("QA_ARTICLES_DIR") or "articles")
@@ -45,6 +50,10 @@ def load_settings(
         k=int(_env("QA_K") or 5),
         max_file_bytes=int(max_mb * 1024 * 1024),
         lock_wait=float(_env("QA_LOCK_WAIT") or 10.0),
+        store=(store or _env("QA_STORE") or "faiss").lower(),
+        milvus_uri=_env("QA_MILVUS_URI") or str(index_dir.expanduser().resolve() / "milvus.db"),
+        milvus_token=_env("QA_MILVUS_TOKEN") or "",
+        milvus_collection=_env("QA_MILVUS_COLLECTION") or "qa",
     )
 
 

@@ -12,7 +12,7 @@ from .documents import SPLITTER_VERSION, Document, FileEntry, Passage, Skipped, 
 from .embedding import Embedder
 from .errors import BadPath, IndexMissing, QAError
 from .locking import writer_lock
-from .store import FORMAT_VERSION, FileRecord, GenerationWriter, Index, Meta, check_compatible, touch_files
+from .stores import FORMAT_VERSION, FileRecord, Meta, Store, backend, check_compatible
 
 
 class Cancelled(QAError):
@@ -89,24 +89,37 @@ def build_index(
     return report
 
 
+def compact_index(settings: Settings) -> dict:
+    """`qa index --compact`: merge the store's segments and drop deleted vectors, under the writer lock."""
+    store = backend(settings)
+    with writer_lock(settings.index_dir, settings.lock_wait):
+        base = store.open(model=None)
+        try:
+            return store.compact(base)
+        finally:
+            base.close()
+
+
 def _build_locked(settings: Settings, embedder: Embedder, full: bool, progress: ProgressFn, cancelled, started: float) -> BuildReport:
     report = BuildReport(full=full, started=started)
-    base: Index | None = None
+    base: Store | None = None
+    store = backend(settings)
     if not full:
         try:
-            base = Index.open(settings.index_dir, model=None)
+            base = store.open(model=None)
         except IndexMissing:
             base = None
         if base is not None:
             check_compatible(base.meta, embedder.name)
+            store.tidy(base)  # leftovers of a writer that was killed
     try:
-        return _update(settings, embedder, base, report, progress, cancelled)
+        return _update(settings, store, embedder, base, report, progress, cancelled)
     finally:
         if base is not None:
             base.close()
 
 
-def _update(settings, embedder, base: Index | None, report: BuildReport, progress: ProgressFn, cancelled) -> BuildReport:
+def _update(settings, store, embedder, base: Store | None, report: BuildReport, progress: ProgressFn, cancelled) -> BuildReport:
     entries, report.skipped = discover(settings.articles_dir, settings.max_file_bytes)
     progress(BuildProgress("scan", len(entries), len(entries)))
     old_files = base.files() if base is not None else {}
@@ -164,19 +177,19 @@ def _update(settings, embedder, base: Index | None, report: BuildReport, progres
 
     if not report.changed_anything:
         if touched and base is not None:
-            touch_files(base, touched)
+            store.touch_files(base, touched)
         report.passages = base.meta.passages if base is not None else 0
         report.files = base.meta.files if base is not None else 0
         report.generation = base.meta.generation if base is not None else ""
         if base is None:
             # Nothing to index yet still gives a valid, empty index: the app can open it.
-            return _write(settings, embedder, None, report, [], {}, [], touched, progress, cancelled)
+            return _write(store, embedder, None, report, [], {}, [], touched, progress, cancelled)
         return report
 
-    return _write(settings, embedder, base, report, new_docs, gone, renames, touched, progress, cancelled)
+    return _write(store, embedder, base, report, new_docs, gone, renames, touched, progress, cancelled)
 
 
-def _write(settings, embedder, base, report, new_docs, gone, renames, touched, progress, cancelled) -> BuildReport:
+def _write(store, embedder, base, report, new_docs, gone, renames, touched, progress, cancelled) -> BuildReport:
     import numpy as np
 
     meta = Meta(
@@ -197,7 +210,7 @@ def _write(settings, embedder, base, report, new_docs, gone, renames, touched, p
         found = base.ids_with_key(list(unique))
         if found:
             keys = list(found)
-            vecs = base.vectors.reconstruct_batch(np.asarray([found[k][0] for k in keys], dtype="int64"))
+            vecs = base.get_vectors([found[k][0] for k in keys])
             known.update(zip(keys, vecs))
     todo = [key for key in unique if key not in known]
     text_of = {p.key: p.text for p in passages}
@@ -216,7 +229,7 @@ def _write(settings, embedder, base, report, new_docs, gone, renames, touched, p
     matrix = np.stack([known[p.key] for p in passages]) if passages else np.zeros((0, meta.dimension), "float32")
 
     progress(BuildProgress("write", 0, 1))
-    writer = GenerationWriter(settings.index_dir, base, meta)
+    writer = store.writer(base, meta)
     try:
         if cancelled():
             raise Cancelled("Rebuild cancelled; the index is unchanged.")
@@ -228,12 +241,12 @@ def _write(settings, embedder, base, report, new_docs, gone, renames, touched, p
             writer.rename_file(old_source, record)
         for record in touched:
             writer.put_file(record)
-        final = writer.commit(time.perf_counter() - report.started)
+        writer.commit(time.perf_counter() - report.started)
     except BaseException:  # noqa: cleanup only; re-raised below
         writer.abort()
         raise
     report.passages = writer.meta.passages
     report.files = writer.meta.files
-    report.generation = final.name
+    report.generation = writer.meta.generation
     progress(BuildProgress("done", 1, 1))
     return report

@@ -1,4 +1,6 @@
-"""Retriever: dense (FAISS) and keyword (SQLite FTS5 BM25) search, fused, with duplicates collapsed."""
+"""Retriever: dense and keyword (BM25) search through the store, fused, with duplicates collapsed.
+
+The store (FAISS + SQLite, or Milvus) runs both searches; fusion and collapse happen here, the same for every store."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from typing import Literal
 
 from .documents import Passage
 from .embedding import Embedder
-from .store import Index
+from .stores import Store
 from .text import STOPWORDS, stem, words
 
 Mode = Literal["dense", "keyword", "hybrid"]
@@ -37,8 +39,8 @@ POSTINGS_BUDGET = 8000
 MIN_KEYWORD_TERMS = 3
 
 
-def fts_query(text: str, index: Index | None = None) -> str:
-    """An FTS5 OR-query of the question's informative words; quoted so no user text is FTS syntax."""
+def keyword_terms(text: str, index: Store | None = None) -> list[str]:
+    """The question's informative words for the keyword search, rarest first within a postings budget."""
     terms: list[str] = []
     for w in words(text):
         if w in STOPWORDS or (len(w) < 2 and not w.isdigit()) or w in terms:
@@ -55,7 +57,12 @@ def fts_query(text: str, index: Index | None = None) -> str:
                 break
             kept.append(t)
         terms = kept or terms
-    return " OR ".join(f'"{t}"' for t in terms)
+    return terms
+
+
+def fts_query(text: str, index: Store | None = None) -> str:
+    """An FTS5 OR-query of the question's informative words; quoted so no user text is FTS syntax."""
+    return " OR ".join(f'"{t}"' for t in keyword_terms(text, index))
 
 
 _POOL = None
@@ -71,7 +78,7 @@ def _pool():
 
 
 class Retriever:
-    def __init__(self, index: Index, embedder: Embedder, mode: Mode = "hybrid", fusion: str = "convex", alpha: float = 0.5) -> None:
+    def __init__(self, index: Store, embedder: Embedder, mode: Mode = "hybrid", fusion: str = "convex", alpha: float = 0.5) -> None:
         self.index = index
         self.embedder = embedder
         self.mode = mode
@@ -116,30 +123,18 @@ class Retriever:
         return self._collapse(ranked, scored, dense, keyword, k)
 
     def _dense(self, query: str, depth: int, allowed: list[int] | None) -> dict[int, float]:
-        import faiss
         import numpy as np
 
-        vectors = self.index.search_index
-        if vectors.ntotal == 0 or (allowed is not None and not allowed):
+        if self.index.meta.passages == 0 or (allowed is not None and not allowed):
             return {}
-        q = np.asarray([self.embedder.embed_query(query)], dtype="float32")
-        params = None
-        if allowed is not None:
-            selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype="int64"))
-            if vectors is self.index.vectors:
-                params = faiss.SearchParameters(sel=selector)
-            else:
-                params = faiss.SearchParametersIVF(sel=selector, nprobe=vectors.nprobe)
-        scores, ids = vectors.search(q, min(depth, vectors.ntotal), params=params)
-        return {int(i): float(s) for s, i in zip(scores[0], ids[0]) if i >= 0}
+        q = np.asarray(self.embedder.embed_query(query), dtype="float32")
+        return dict(self.index.dense_search(q, depth, allowed))
 
     def _keyword(self, query: str, depth: int, allowed: list[int] | None) -> dict[int, float]:
-        return dict(self.index.keyword_search(fts_query(query, self.index), depth, allowed))
+        return dict(self.index.keyword_search(keyword_terms(query, self.index), depth, allowed))
 
     def _vectors(self, ids: list[int]) -> "np.ndarray":
-        import numpy as np
-
-        return self.index.vectors.reconstruct_batch(np.asarray(ids, dtype="int64"))
+        return self.index.get_vectors(ids)
 
     def _cosines(self, query: str, ids: list[int]) -> list[float]:
         # One batched reconstruct and one matrix product: per-id calls cost milliseconds at depth.

@@ -17,46 +17,62 @@ from qa.config import load_settings
 from qa.errors import IndexBusy
 from qa.indexer import build_index
 from qa.locking import writer_lock
-from qa.store import Index
+from qa.stores.local import LocalStore as Index
 
 from .conftest import ROOT
 from .test_indexer import ARTICLE, write
 
-# A child process that runs a rebuild and SIGKILLs itself at a chosen point.
+# A child process that runs a rebuild (or a compaction) and SIGKILLs itself at a chosen point.
 CHILD = textwrap.dedent(
     """
     import os, signal, sys
-    import faiss
-    import qa.store as store
+    import qa.stores.local as local
+    import qa.stores.segments as segments
     from qa.config import load_settings
-    from qa.indexer import build_index
+    from qa.indexer import build_index, compact_index
     from tests.conftest import FakeEmbedder
 
     point = sys.argv[1]
     def die(*a, **k):
         os.kill(os.getpid(), signal.SIGKILL)
 
+    def then_die(real):
+        def wrapped(*a, **k):
+            real(*a, **k)
+            die()
+        return wrapped
+
     progress = None
+    full = point.startswith("full-")
+    if point.startswith("merge-"):
+        local.MAX_SEGMENTS = 1  # this update also merges segments
     if point == "embedding":
         progress = lambda p: die() if p.phase == "embed" else None
-    elif point == "writing-sqlite":
-        store.GenerationWriter.add_passages = die
-    elif point == "after-vectors-written":
-        real = faiss.write_index
-        def write_then_die(index, path):
-            real(index, path)
-            die()
-        faiss.write_index = write_then_die
-    elif point == "before-switch":
-        store.os.replace = die
-    elif point == "after-switch":
-        store.prune_generations = die
-    build_index(load_settings(), FakeEmbedder(), progress=progress)
+    elif point == "writing-rows":
+        local.LocalWriter.add_passages = die
+    elif point in ("after-segment-written", "full-after-segment-written"):
+        segments.SegmentBuilder.finish = then_die(segments.SegmentBuilder.finish)
+    elif point in ("before-commit", "merge-before-commit", "compact-before-commit"):
+        local._sqlite_commit = die
+    elif point in ("after-commit", "merge-after-commit", "compact-after-commit"):
+        local._sqlite_commit = then_die(local._sqlite_commit)
+    elif point == "full-before-switch":
+        local.os.replace = die
+    elif point == "full-after-switch":
+        local.prune_generations = die
+    if point.startswith("compact-"):
+        compact_index(load_settings())
+    else:
+        build_index(load_settings(), FakeEmbedder(), progress=progress, full=full)
     print("finished without dying")
     """
 )
 
-POINTS = ["embedding", "writing-sqlite", "after-vectors-written", "before-switch", "after-switch"]
+POINTS = ["embedding", "writing-rows", "after-segment-written", "before-commit", "after-commit", "merge-before-commit",
+          "merge-after-commit", "compact-before-commit", "compact-after-commit", "full-after-segment-written",
+          "full-before-switch", "full-after-switch"]
+# Killed at these points, the update had committed: the new state answers.
+COMMITTED = {"after-commit", "merge-after-commit", "full-after-switch"}
 
 
 def answers(settings, fake) -> str:
@@ -71,7 +87,10 @@ def count_passages(settings):
     idx = Index.open(settings.index_dir)
     try:
         rows = idx._query("SELECT source, paragraph FROM passages")
-        return len(rows), len(set(rows)), idx.vectors.ntotal
+        listed = {s.info.name for s in idx.segments}
+        on_disk = {p.name.split(".")[0] for p in idx.gen_dir.glob("seg-*")}
+        assert on_disk == listed, (on_disk, listed)  # no orphan segment files left behind
+        return len(rows), len(set(rows)), idx.vector_count()
     finally:
         idx.close()
 
@@ -80,6 +99,9 @@ def count_passages(settings):
 def test_sigkill_mid_rebuild_leaves_old_index_and_next_rebuild_is_exact(seeded, fake, point, tmp_path):
     write(seeded, "harbour.txt", ARTICLE)
     build_index(seeded, fake)
+    for i in range(2):  # a few segments, so that merges and compactions have work
+        write(seeded, f"older/o-{i}.txt", ARTICLE.replace("festival", f"market {i}"))
+        build_index(seeded, fake)
     before = answers(seeded, fake)
     for i in range(3):
         write(seeded, f"more/new-{i}.txt", ARTICLE.replace("Monday", f"the {i}th day").replace("festival", f"fair number {i}"))
@@ -90,7 +112,7 @@ def test_sigkill_mid_rebuild_leaves_old_index_and_next_rebuild_is_exact(seeded, 
 
     # The index on disk still loads and answers: the old one, or (killed after the switch) the new one.
     after_crash = answers(seeded, fake)
-    if point != "after-switch":
+    if point not in COMMITTED:
         assert after_crash == before
 
     report = build_index(seeded, fake)

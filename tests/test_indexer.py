@@ -10,7 +10,8 @@ import pytest
 
 from qa.errors import IndexDamaged, IndexMismatch, IndexMissing
 from qa.indexer import build_index
-from qa.store import Index
+from qa.stores.local import LocalStore as Index
+from qa.stores.local import read_meta
 
 ARTICLE = """The Harbour Reopens
 
@@ -37,7 +38,7 @@ def all_passages(settings):
     idx = open_index(settings)
     try:
         rows = idx._query("SELECT source, paragraph, key FROM passages ORDER BY source, paragraph")
-        return rows, idx.vectors.ntotal
+        return rows, idx.vector_count()
     finally:
         idx.close()
 
@@ -140,22 +141,24 @@ def test_model_change_is_refused_until_full(seeded, fake):
     assert "qa index --full" in str(err.value)
     report = build_index(seeded, Other(), full=True)
     assert report.embedded == report.passages
-    assert json.loads((seeded.index_dir / report.generation / "meta.json").read_text())["model"] == "another-model"
+    assert read_meta(seeded.index_dir / report.generation).model == "another-model"
 
 
-def test_meta_json_records_the_build(seeded, fake):
+def test_metadata_records_the_build(seeded, fake):
     report = build_index(seeded, fake)
-    meta = json.loads((seeded.index_dir / report.generation / "meta.json").read_text())
+    meta = json.loads(read_meta(seeded.index_dir / report.generation).to_json())
     for key in ("format_version", "model", "dimension", "splitter_version", "files", "passages", "built_at"):
         assert key in meta
     assert meta["passages"] == report.passages and meta["dimension"] == 64
 
 
-def test_old_generations_are_pruned_but_the_previous_kept(seeded, fake):
-    build_index(seeded, fake)
+def test_updates_stay_in_one_generation_and_full_rebuilds_keep_only_the_previous(seeded, fake):
+    first = build_index(seeded, fake)
     for i in range(4):
         write(seeded, f"extra{i}.txt", ARTICLE.replace("Monday", f"day {i}"))
-        build_index(seeded, fake)
+        assert build_index(seeded, fake).generation == first.generation  # in place: no copy of the index
+    for _ in range(3):
+        build_index(seeded, fake, full=True)
     gens = sorted(p.name for p in seeded.index_dir.iterdir() if p.name.startswith("gen-"))
     assert len(gens) == 2
 
@@ -164,26 +167,40 @@ def test_old_generations_are_pruned_but_the_previous_kept(seeded, fake):
 
 
 def _damage_cases():
-    def truncate_faiss(gen):
-        p = gen / "vectors.faiss"
+    def segment(gen, ext):
+        return sorted(gen.glob(f"seg-*.{ext}"))[0]
+
+    def truncate_vectors(gen):
+        p = segment(gen, "vec")
         p.write_bytes(p.read_bytes()[:100])
 
-    def remove_faiss(gen):
-        (gen / "vectors.faiss").unlink()
+    def remove_vectors(gen):
+        segment(gen, "vec").unlink()
+
+    def remove_ids(gen):
+        segment(gen, "ids").unlink()
 
     def corrupt_sqlite(gen):
-        p = gen / "passages.sqlite"
+        p = gen / "rows.sqlite"
         data = bytearray(p.read_bytes())
         data[:100] = b"\x00garbage" * 12 + b"\x00\x00\x00\x00"
         p.write_bytes(bytes(data))
 
+    def remove_sqlite(gen):
+        (gen / "rows.sqlite").unlink()
+
     def garble_meta(gen):
-        (gen / "meta.json").write_text("{not json")
+        import sqlite3
 
-    def remove_meta(gen):
-        (gen / "meta.json").unlink()
+        db = sqlite3.connect(gen / "rows.sqlite")
+        with db:
+            db.execute("UPDATE state SET value = '{not json' WHERE key = 'meta'")
+        db.close()
 
-    return [truncate_faiss, remove_faiss, corrupt_sqlite, garble_meta, remove_meta]
+    def garble_pointer(gen):
+        (gen.parent / "CURRENT").write_text("../../etc\n")
+
+    return [truncate_vectors, remove_vectors, remove_ids, corrupt_sqlite, remove_sqlite, garble_meta, garble_pointer]
 
 
 @pytest.mark.parametrize("damage", _damage_cases(), ids=lambda f: f.__name__)
@@ -206,16 +223,36 @@ def test_missing_index_is_its_own_error(settings):
         Index.open(settings.index_dir)
 
 
-def test_reader_keeps_working_after_a_rebuild(seeded, fake):
+def test_reader_keeps_its_state_while_updates_commit(seeded, fake):
     build_index(seeded, fake)
     reader = Index.open(seeded.index_dir)
-    n = reader.vectors.ntotal
-    for i in range(3):  # enough generations that the reader's is pruned from disk
+    n = reader.vector_count()
+    assert reader.is_current()
+    first = sorted(seeded.articles_dir.glob("*.txt"))[0]
+    first.unlink()  # its passages become tombstones for new readers, not for this one
+    for i in range(3):
         write(seeded, f"x{i}.txt", ARTICLE.replace("Monday", f"weekday {i}"))
         build_index(seeded, fake)
     assert not reader.is_current()
     assert len(reader.passages(list(range(1, 6)))) == 5
-    assert reader.vectors.ntotal == n
+    assert reader.vector_count() == n == reader.meta.passages
+    assert reader.passages_of("x0.txt") == [] and reader.passages_of(first.name)  # one committed state, not a mix
+    assert all(pid <= n for pid, _ in reader.dense_search(fake.embed_query("harbour quay festival"), 10))
+    reader.close()
+    fresh = Index.open(seeded.index_dir)
+    assert fresh.passages_of("x0.txt") and not fresh.passages_of(first.name) and fresh.is_current()
+    fresh.close()
+
+
+def test_reader_keeps_working_after_full_rebuilds_prune_its_folder(seeded, fake):
+    build_index(seeded, fake)
+    reader = Index.open(seeded.index_dir)
+    n = reader.vector_count()
+    for _ in range(3):  # enough generations that the reader's is pruned from disk
+        build_index(seeded, fake, full=True)
+    assert not reader.is_current()
+    assert len(reader.passages(list(range(1, 6)))) == 5
+    assert reader.vector_count() == n and len(reader.get_vectors([1, 2])) == 2
     reader.close()
 
 
@@ -271,30 +308,70 @@ def test_articles_folder_missing_is_a_clear_error(settings, fake):
 
 
 def test_large_sets_search_through_an_ivf_index_kept_in_step(seeded, fake, monkeypatch):
-    import qa.store as store
+    import qa.stores.segments as segments
     from qa.retrieval import Retriever
 
-    monkeypatch.setattr(store, "IVF_THRESHOLD", 50)
+    monkeypatch.setattr(segments, "IVF_THRESHOLD", 50)
     for i in range(40):
         write(seeded, f"bulk/{i:03d}.txt", ARTICLE.replace("Monday", f"weekday{i}").replace("festival", f"fair{i} parade{i}"))
     first = build_index(seeded, fake)
     idx = open_index(seeded)
-    assert idx.meta.ivf_trained_at == first.passages and idx.search_index is not idx.vectors
-    assert idx.search_index.ntotal == first.passages
+    assert idx.describe() == {"segments": 1, "ivf_segments": 1, "tombstones": 0}
     hits = Retriever(idx, fake, mode="dense").search("fair7 parade7 waterfront mayor", k=1)
     assert hits[0].passage.source == "bulk/007.txt"
     idx.close()
+    ivf_file = next(seeded.index_dir.glob("gen-*/seg-*.ivf"))
+    stamp = ivf_file.stat().st_mtime_ns
 
     (seeded.articles_dir / "bulk/007.txt").unlink()
     write(seeded, "late.txt", ARTICLE.replace("festival", "regatta carnival"))
     second = build_index(seeded, fake)
     idx = open_index(seeded)
-    assert idx.meta.ivf_trained_at == first.passages  # updated in place, not retrained
-    assert idx.search_index.ntotal == second.passages
+    # The large segment and its IVF file are untouched: the deletion is a tombstone, the new article a small flat segment.
+    assert idx.describe() == {"segments": 2, "ivf_segments": 1, "tombstones": 3}
+    assert ivf_file.stat().st_mtime_ns == stamp and idx.vector_count() == second.passages == first.passages
     dense = Retriever(idx, fake, mode="dense")
     assert all(h.passage.source != "bulk/007.txt" for h in dense.search("fair7 parade7 waterfront mayor", k=5))
     assert dense.search("regatta carnival waterfront mayor", k=1)[0].passage.source == "late.txt"
     idx.close()
+
+
+def test_compaction_merges_segments_and_drops_tombstones(seeded, fake):
+    from qa.indexer import compact_index
+    from qa.retrieval import Retriever
+
+    build_index(seeded, fake)
+    for i in range(3):
+        write(seeded, f"more{i}.txt", ARTICLE.replace("festival", f"market{i} stall{i}"))
+        build_index(seeded, fake)
+    (seeded.articles_dir / "more1.txt").unlink()
+    report = build_index(seeded, fake)
+    idx = open_index(seeded)
+    assert idx.describe() == {"segments": 4, "ivf_segments": 0, "tombstones": 3}
+    before = [h.passage.citation for h in Retriever(idx, fake).search("market2 stall2 waterfront", k=5)]
+    idx.close()
+    done = compact_index(seeded)
+    assert done["segments_before"] == 4
+    idx = open_index(seeded)
+    assert idx.describe() == {"segments": 1, "ivf_segments": 0, "tombstones": 0}
+    assert idx.vector_count() == report.passages == idx.meta.passages
+    assert [h.passage.citation for h in Retriever(idx, fake).search("market2 stall2 waterfront", k=5)] == before
+    idx.close()
+    assert len(list(seeded.index_dir.glob("gen-*/seg-*.vec"))) == 1  # the merged-away files are gone
+
+
+def test_many_updates_keep_the_segment_count_bounded(seeded, fake, monkeypatch):
+    import qa.stores.local as local
+
+    monkeypatch.setattr(local, "MAX_SEGMENTS", 3)
+    build_index(seeded, fake)
+    for i in range(6):
+        write(seeded, f"day{i}.txt", ARTICLE.replace("festival", f"event{i}"))
+        report = build_index(seeded, fake)
+        idx = open_index(seeded)
+        assert idx.describe()["segments"] <= 3 and idx.vector_count() == report.passages
+        idx.close()
+    assert len(list(seeded.index_dir.glob("gen-*/seg-*.vec"))) <= 3
 
 
 def test_term_frequencies_follow_adds_and_deletes(seeded, fake):

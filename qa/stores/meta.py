@@ -1,0 +1,75 @@
+"""What every store records about itself: the build's metadata, the file manifest's records, and the compatibility check.
+
+Meta is a plain dataclass stored as JSON: a new field with a default is all it takes to record more (an
+embedding backend, a quantization), and an index written by a newer version with extra fields still opens.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+from ..documents import SPLITTER_VERSION
+from ..errors import IndexMismatch
+
+# 4: vectors in immutable segments beside one SQLite file updated by transactions (was: a whole copy per update)
+FORMAT_VERSION = 4
+REBUILD_HINT = "Run `qa index --full` to rebuild it."
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    source: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    title: str
+    date: str | None
+    passages: int
+
+
+@dataclass
+class Meta:
+    format_version: int
+    model: str
+    dimension: int
+    splitter_version: int
+    normalized: bool = True
+    metric: str = "inner_product"
+    files: int = 0
+    passages: int = 0
+    next_id: int = 1
+    built_at: str = ""
+    build_seconds: float = 0.0
+    generation: str = ""  # the folder (local store) or collection prefix (Milvus) holding the index
+    version: int = 0  # bumped by every committed update
+    store: str = "faiss"
+    extra: dict = field(default_factory=dict)  # free-form notes of a store (segment counts, index kind)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Meta":
+        raw = json.loads(text)
+        if not isinstance(raw, dict):
+            raise ValueError("metadata is not an object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
+
+def check_compatible(meta: Meta, model: str) -> None:
+    if meta.format_version != FORMAT_VERSION:
+        raise IndexMismatch(f"The index was written in format {meta.format_version}; this version reads format {FORMAT_VERSION}.", REBUILD_HINT)
+    if meta.model != model:
+        raise IndexMismatch(f"The index was built with model {meta.model!r}, but {model!r} is configured.", REBUILD_HINT)
+    if meta.splitter_version != SPLITTER_VERSION:
+        raise IndexMismatch("The index was built by an older paragraph splitter.", REBUILD_HINT)
+
+
+def passage_fields() -> list[str]:
+    """Passage's stored fields, in order: a field added to Passage becomes a column (or a Milvus field) by itself."""
+    from ..documents import Passage
+
+    return [f.name for f in dataclasses.fields(Passage)]
