@@ -39,19 +39,28 @@ class _Group(click.Group):
             ctx.exit(1)
 
 
+def _remember_store(ctx: click.Context, _param, value):
+    if value:
+        ctx.meta["store"] = value  # ctx.meta is shared by the group and its subcommands
+    return value
+
+
 def _paths(f):
     f = click.option("--index", "index_dir", metavar="DIR", help="Index folder (default: index/ or $QA_INDEX_DIR).")(f)
     f = click.option("--articles", "articles_dir", metavar="DIR", help="Articles folder (default: articles/ or $QA_ARTICLES_DIR).")(f)
+    f = click.option("--store", type=click.Choice(["faiss", "milvus"]), default=None, expose_value=False,
+                     callback=_remember_store, help="Where the index lives: faiss (files in the index folder, default) or milvus ($QA_MILVUS_URI); or $QA_STORE.")(f)
     f = click.option("--model", metavar="NAME", help="sentence-transformers model name or path (default: packaged all-MiniLM-L6-v2, or $QA_MODEL).")(f)
     return f
 
 
-def _settings(ctx: click.Context, articles_dir, index_dir, model) -> Settings:
+def _settings(ctx: click.Context, articles_dir, index_dir, model, store=None) -> Settings:
     parent = ctx.find_root().params
     return load_settings(
         articles=articles_dir or parent.get("articles_dir"),
         index=index_dir or parent.get("index_dir"),
         model=model or parent.get("model"),
+        store=store or ctx.meta.get("store"),
     )
 
 
@@ -78,12 +87,19 @@ def cli(ctx: click.Context, articles_dir, index_dir, model) -> None:
 @click.option("--full", is_flag=True, help="Rebuild from scratch instead of updating.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--watch", is_flag=True, help="Keep running; update within seconds of changes. Ctrl-C stops.")
+@click.option("--compact", is_flag=True, help="Merge the index's segments and drop deleted vectors (no re-embedding), then update.")
 @click.pass_context
-def index(ctx, articles_dir, index_dir, model, full, as_json, watch) -> None:
+def index(ctx, articles_dir, index_dir, model, full, as_json, watch, compact) -> None:
     """Build or update the index of the articles folder."""
     from .embedding import terminal_progress
 
     settings = _settings(ctx, articles_dir, index_dir, model)
+    if compact and not full:
+        from .indexer import compact_index
+
+        done = compact_index(settings)
+        if not as_json:
+            click.echo(f"Compacted the index ({done['segments_before'] or '?'} segments, {done['tombstones_before'] or 0} deleted vectors dropped) in {done['seconds']:.2f} s.")
     assistant = _assistant(settings)
     bar = None if as_json else terminal_progress("Embedding")
 

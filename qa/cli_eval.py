@@ -29,6 +29,7 @@ def _settings(ctx: click.Context, **given) -> Settings:
         articles=given.get("articles_dir") or root.get("articles_dir"),
         index=given.get("index_dir") or root.get("index_dir"),
         model=given.get("model") or root.get("model"),
+        store=ctx.meta.get("store"),
     )
 
 
@@ -134,6 +135,12 @@ def beir(ctx, folder, split, mode, fusion, alpha, model, limit, answers, work_di
         work_dir = Path(temporary.name)
     try:
         settings = settings.with_(articles_dir=(work_dir / "articles").resolve(), index_dir=(work_dir / "index").resolve())
+        if settings.store == "milvus":
+            # Its own collections: the corpus never lands in the user's index; embedded unless a server is named.
+            import os
+
+            uri = os.environ.get("QA_MILVUS_URI") or str(work_dir.resolve() / "index" / "milvus.db")
+            settings = settings.with_(milvus_uri=uri, milvus_collection=f"{settings.milvus_collection}_eval")
         bar = None if as_json else terminal_progress("Indexing")
         if not as_json:
             click.echo(f"Indexing {len(data.corpus)} documents of {folder} in {work_dir}…", err=True)

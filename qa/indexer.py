@@ -111,7 +111,9 @@ def _build_locked(settings: Settings, embedder: Embedder, full: bool, progress: 
             base = None
         if base is not None:
             check_compatible(base.meta, embedder.name)
-            store.tidy(base)  # leftovers of a writer that was killed
+            if store.tidy(base):  # a killed writer's leftovers were repaired: read the repaired state
+                base.close()
+                base = store.open(model=None)
     try:
         return _update(settings, store, embedder, base, report, progress, cancelled)
     finally:

@@ -67,7 +67,7 @@ class Backend(Protocol):
     def writer(self, base: Store | None, meta: Meta) -> Writer: ...
     def touch_files(self, base: Store, records: list[FileRecord]) -> None: ...
     def compact(self, base: Store) -> dict: ...
-    def tidy(self, base: Store) -> None: ...
+    def tidy(self, base: Store) -> bool: ...  # True when it repaired something (the caller reopens)
 
 
 class LocalBackend:
@@ -101,10 +101,11 @@ class LocalBackend:
 
         return compact(self.index_dir, base)
 
-    def tidy(self, base) -> None:
+    def tidy(self, base) -> bool:
         from .local import delete_orphans
 
         delete_orphans(base)
+        return False
 
 
 def backend(settings: "Settings") -> Backend:
