@@ -9,6 +9,8 @@ Sections (all by default, or one with --only NAME):
   ask          warm answer latency p50/p95 and peak RSS at several index sizes (one worker process per size)
   cli          `qa --help`, `qa ask` and `qa index --full` in fresh processes
   tui          the chat app's first paint and first answer (`python -m tui.measure --json`, if it exists)
+  scale        the local store at 1M passages: open, update, delete, recall, ask, compact (bench/scale.py)
+  stores       Milvus beside FAISS: SciFact nDCG@10, the question sets, index and query times (bench/stores.py)
 
 Expensive inputs (article folders, indexes) are cached under bench/cache/, so a second run is quick.
 """
@@ -33,7 +35,7 @@ if str(ROOT) not in sys.path:
 
 from bench.table import render_table, update_readme  # noqa: E402
 
-SECTIONS = ("imports", "build", "incremental", "ask", "cli", "tui")
+SECTIONS = ("imports", "build", "incremental", "ask", "cli", "tui", "scale", "stores")
 DEFAULT_SCIFACT = ROOT.parent / "shared" / "bench" / "scifact"
 SEED_QUESTIONS = [
     "Where did the foreign ministers of Russia and Ukraine meet?",
@@ -695,6 +697,18 @@ class Bench:
         shutil.rmtree(self.cache / "cli-index", ignore_errors=True)
         self.add("cli", "index_cold", "`qa index --full` on the sample articles, fresh process", median(builds), "s", note=f"median of {len(builds)}")
         self.details["cli"] = {"help_s": helps, "ask_s": asks, "index_s": builds}
+
+    # ------------------------------------------------------------ large archives and Milvus (bench/scale.py, bench/stores.py)
+
+    def run_scale(self) -> None:
+        from bench import scale
+
+        scale.run(self)
+
+    def run_stores(self) -> None:
+        from bench import stores
+
+        stores.run(self)
 
     # ------------------------------------------------------------ chat app
 

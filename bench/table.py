@@ -13,6 +13,8 @@ SECTION_TITLES = {
     "ask": "Warm answer latency (`Assistant.ask`)",
     "cli": "Command line",
     "tui": "Chat app",
+    "scale": "Large archives (local store, 1M passages)",
+    "stores": "Milvus beside FAISS",
 }
 
 

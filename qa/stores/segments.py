@@ -193,17 +193,30 @@ class Segment:
     def _exact(self, q, rows, k, dead):
         import numpy as np
 
-        ids = self.ids if rows is None else np.asarray(self.ids)[rows]
+        if rows is None:
+            if self.info.count == 0:
+                return np.zeros(0, "int64"), np.zeros(0, "float32")
+            import faiss
+
+            # FAISS's single-query scan (SIMD, one thread) is several times faster than a BLAS matrix-vector product here.
+            want = min(self.info.count, k + len(dead))
+            scores, rows = faiss.knn(q[None, :], self.vectors, want, metric=faiss.METRIC_INNER_PRODUCT)
+            scores, rows = scores[0], rows[0]
+            ids = np.asarray(self.ids[rows])
+            keep = rows >= 0
+            if len(dead):
+                keep &= ~np.isin(ids, dead)
+            return ids[keep][:k], scores[keep][:k]
+        ids = np.asarray(self.ids[rows])
         if len(ids) == 0:
             return np.zeros(0, "int64"), np.zeros(0, "float32")
-        vecs = self.vectors if rows is None else self.vectors[rows]
-        scores = np.asarray(vecs @ q, dtype="float32")
+        scores = np.asarray(self.vectors[rows] @ q, dtype="float32")
         if len(dead):
             scores[np.isin(ids, dead)] = -np.inf
         take = min(k, len(ids))
         top = np.argpartition(-scores, take - 1)[:take] if take < len(ids) else np.arange(len(ids))
         top = top[np.isfinite(scores[top])]
-        return np.asarray(ids)[top], scores[top]
+        return ids[top], scores[top]
 
     def close(self) -> None:
         # Dropping the references unmaps the files (numpy memmaps and FAISS's mapping are freed with them).
