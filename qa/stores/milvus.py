@@ -10,8 +10,8 @@ server or cluster, or `milvus-lite server`); `QA_MILVUS_TOKEN` authenticates. Co
     qa_gG_terms         per-term document frequencies (the answerer's IDF)
 
 Dense and keyword searches run in Milvus; fusion and collapse stay in the retriever, as for the local store.
-The keyword field holds the passage's words already stemmed by qa.text, so BM25 works the same on servers
-with an English analyzer and on milvus-lite, which has only the standard tokenizer. Milvus has no
+The keyword field holds the passage's words already tokenized and Porter-stemmed as FTS5 does it, so BM25
+works the same on servers with an English analyzer and on milvus-lite, which has only the standard tokenizer. Milvus has no
 multi-row transactions: an update writes new rows before deleting old ones and records a pending marker
 first, so a killed update is repaired (its articles re-read) by the next run. A full rebuild writes a new
 generation and switches "current" in one upsert.
@@ -152,11 +152,31 @@ def _small_schema(pymilvus, key: str, fields: dict[str, str]):
 FILE_FIELDS = {"size": "int", "mtime_ns": "int", "sha256": "str", "title": "str", "date": "str?", "passages": "int"}
 
 
-def analyzed(text: str) -> str:
-    """The keyword field: the words as qa.text stems them (Porter-like), so BM25 matches word forms on any Milvus."""
-    from ..text import stem, words
+_TOKEN = None
+_PORTER = None
 
-    return " ".join(stem(w) for w in words(text))[: MAX_TEXT // 2]
+
+def analyzed(text: str) -> str:
+    """The keyword field: the text tokenized as the local store's FTS5 does it (unicode61 words, lower case,
+    diacritics removed, Porter stems), so BM25 sees the same terms on milvus-lite (standard tokenizer only)
+    and on any Milvus server, and the two stores rank alike."""
+    global _TOKEN, _PORTER
+    import unicodedata
+
+    if _TOKEN is None:
+        import re
+
+        _TOKEN = re.compile(r"[^\W_]+")
+        try:
+            import snowballstemmer
+
+            _PORTER = snowballstemmer.stemmer("porter").stemWord  # the original Porter algorithm, as FTS5's
+        except ImportError:
+            from ..text import stem
+
+            _PORTER = stem
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
+    return " ".join(_PORTER(t) for t in _TOKEN.findall(plain))[: MAX_TEXT // 2]
 
 
 class _Names:
