@@ -11,7 +11,7 @@ from .config import Settings
 from .conversation import Conversation, Turn
 from .documents import FileEntry, Passage, Skipped, discover, read_document
 from .embedding import Embedder, SentenceTransformerEmbedder
-from .errors import BadQuestion, IndexMissing
+from .errors import BadQuestion, IndexMissing, QAError
 from .indexer import BuildReport, ProgressFn, build_index
 from .retrieval import Hit, Mode, Retriever
 from .stores import Store, backend, check_compatible
@@ -86,7 +86,14 @@ class Assistant:
             return self._index
 
     def has_index(self) -> bool:
-        return backend(self.settings).exists()
+        if self.settings.store == "faiss":
+            return backend(self.settings).exists()
+        if self._index is not None:
+            return True  # a remote store: no round trip per question once it is open
+        try:
+            return backend(self.settings).exists()
+        except QAError:
+            return True  # unreachable: opening it says why, in one line, where errors are shown
 
     def close(self) -> None:
         with self._lock:
