@@ -79,7 +79,7 @@ def build(args) -> dict:
 
     from qa.config import DEFAULT_MODEL
     from qa.documents import SPLITTER_VERSION, Passage
-    from qa.stores.local import LocalWriter
+    from qa.stores.local_writer import LocalWriter
     from qa.stores.meta import FORMAT_VERSION, FileRecord, Meta
 
     n, dim = args.passages, 384

@@ -42,7 +42,7 @@ def run(bench) -> None:
         bench.skip("stores", "scifact", "SciFact nDCG@10, Milvus vs FAISS", "", "skipped with --fake")
         return
     try:
-        import pymilvus  # noqa: F401
+        import pymilvus  # noqa: F401  (only whether it is installed)
     except ImportError:
         bench.skip("stores", "scifact", "SciFact nDCG@10, Milvus vs FAISS", "", "pymilvus not installed (pip install '.[milvus]')")
         return

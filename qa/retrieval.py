@@ -5,12 +5,15 @@ The store (FAISS + SQLite, or Milvus) runs both searches; fusion and collapse ha
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .documents import Passage
 from .embedding import Embedder
 from .stores import Store
 from .text import STOPWORDS, stem, words
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Mode = Literal["dense", "keyword", "hybrid"]
 MODES: tuple[str, ...] = ("dense", "keyword", "hybrid")

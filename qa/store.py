@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .stores.local import LocalStore as Index
-from .stores.local import LocalWriter, current_generation, prune_generations, read_meta, touch_files
+from .stores.local import current_generation, read_meta
+from .stores.local_writer import LocalWriter, prune_generations, touch_files
 from .stores.meta import FORMAT_VERSION, REBUILD_HINT, FileRecord, Meta, check_compatible
 from .stores.segments import IVF_NPROBE, IVF_THRESHOLD
 

@@ -26,7 +26,7 @@ from .test_indexer import ARTICLE, write
 CHILD = textwrap.dedent(
     """
     import os, signal, sys
-    import qa.stores.local as local
+    import qa.stores.local_writer as local
     import qa.stores.segments as segments
     from qa.config import load_settings
     from qa.indexer import build_index, compact_index

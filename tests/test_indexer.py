@@ -361,7 +361,7 @@ def test_compaction_merges_segments_and_drops_tombstones(seeded, fake):
 
 
 def test_many_updates_keep_the_segment_count_bounded(seeded, fake, monkeypatch):
-    import qa.stores.local as local
+    import qa.stores.local_writer as local
 
     monkeypatch.setattr(local, "MAX_SEGMENTS", 3)
     build_index(seeded, fake)

@@ -155,7 +155,7 @@ def test_a_question_sees_an_article_added_just_before(mseeded, fake):
 
 
 def test_killed_update_is_repaired_by_the_next_run(mseeded, fake, monkeypatch):
-    import qa.stores.milvus as milvus
+    import qa.stores.milvus_writer as milvus
 
     build_index(mseeded, fake)
     write(mseeded, "harbour.txt", ARTICLE)

@@ -21,7 +21,7 @@ CHILD = textwrap.dedent(
     from qa.config import load_settings
     from qa.documents import SPLITTER_VERSION, Passage
     from qa.indexer import build_index
-    from qa.stores.local import LocalWriter
+    from qa.stores.local_writer import LocalWriter
     from qa.stores.meta import FORMAT_VERSION, FileRecord, Meta
     from tests.conftest import FakeEmbedder
 

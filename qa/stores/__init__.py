@@ -87,22 +87,22 @@ class LocalBackend:
         return LocalStore.open(self.index_dir, model)
 
     def writer(self, base, meta: Meta):
-        from .local import LocalWriter
+        from .local_writer import LocalWriter
 
         return LocalWriter(self.index_dir, base, meta)
 
     def touch_files(self, base, records: list[FileRecord]) -> None:
-        from .local import touch_files
+        from .local_writer import touch_files
 
         touch_files(base, records)
 
     def compact(self, base) -> dict:
-        from .local import compact
+        from .local_writer import compact
 
         return compact(self.index_dir, base)
 
     def tidy(self, base) -> bool:
-        from .local import delete_orphans
+        from .local_writer import delete_orphans
 
         delete_orphans(base)
         return False
