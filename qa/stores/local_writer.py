@@ -174,6 +174,11 @@ class LocalWriter:
         _sqlite_commit(self.db)
         self.db.execute("PRAGMA journal_mode = WAL")  # later updates go through the write-ahead log
         self.db.close()
+        fd = os.open(self.folder / DB_NAME, os.O_RDONLY)  # written without SQLite's syncs: durable before the switch
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         final = self.index_dir / self.name
         os.rename(self.tmp_dir, final)
         switch_current(self.index_dir, self.name)
