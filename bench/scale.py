@@ -280,7 +280,7 @@ def run(bench) -> None:
     bench.add("scale", "open", f"open the index at {label} (after imports)", o["open_s"], "s", target="≤ 1 s (issue 13)", met=o["open_s"] <= TARGETS["open_s"],
               note=f"RSS +{o['rss_open_mb']:.0f} MB; {o['segments']} segment(s), {o['ivf_segments']} with IVF; before: 22.5 s, 4.2 GB")
     details["recall"] = r = worker("recall", count=200)
-    bench.add("scale", "recall", f"dense recall@10 vs exact search at {label}", r["recall_at_10"], "", target="≥ 0.95 (issue 13)",
+    bench.add("scale", "recall", f"dense recall@10 vs exact search at {label}", f"{r['recall_at_10']:.3f}", "", target="≥ 0.95 (issue 13)",
               met=r["recall_at_10"] >= TARGETS["recall"], note=f"{r['queries']} clustered queries; dense search p50 {r['dense_p50_ms']:.1f} ms")
     details["ask"] = a = worker("ask", count=50)
     bench.add("scale", "ask_p50", f"warm answer p50 at {label} (real model)", a["p50_ms"], "ms", target="≤ 50 ms (issue 13)", met=a["p50_ms"] <= TARGETS["p50_ms"],

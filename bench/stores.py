@@ -39,12 +39,12 @@ def run(bench) -> None:
     from bench.run import log
 
     if bench.fake:
-        bench.skip("stores", "scifact", "SciFact nDCG@10, Milvus vs FAISS", "", "skipped with --fake")
+        bench.skip("stores", "scifact", "SciFact nDCG@10, Milvus vs FAISS", "nDCG@10", "skipped with --fake")
         return
     try:
         import pymilvus  # noqa: F401  (only whether it is installed)
     except ImportError:
-        bench.skip("stores", "scifact", "SciFact nDCG@10, Milvus vs FAISS", "", "pymilvus not installed (pip install '.[milvus]')")
+        bench.skip("stores", "scifact", "SciFact nDCG@10, Milvus vs FAISS", "nDCG@10", "pymilvus not installed (pip install '.[milvus]')")
         return
     details: dict = {}
     # The whole SciFact by default; `--quick` (or QA_BENCH_STORES_BEIR=DIR) uses the shipped 330-document,
