@@ -72,7 +72,7 @@ def news_html(title: str, paragraphs: list[str], date: str = "2022-08-08", autho
 </body>
 </html>
 """
-    return page.encode(charset)
+    return page.encode(charset, errors="xmlcharrefreplace")
 
 
 def pdf_bytes(pages: list[list[str]], title: str = "", author: str = "", created: datetime | None = None,
@@ -146,14 +146,19 @@ def docx_bytes(blocks: list[tuple[str, str]], title: str = "", author: str = "")
 
 
 def zip_bomb_docx(uncompressed_mb: int = 400) -> bytes:
-    """A .docx whose document part inflates to hundreds of megabytes from a few hundred kilobytes."""
+    """A real .docx whose document part inflates to hundreds of megabytes from well under one."""
+    base = zipfile.ZipFile(io.BytesIO(docx_bytes([("", "placeholder")])))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>')
+        for info in base.infolist():
+            if info.filename != "word/document.xml":
+                z.writestr(info, base.read(info))
         with z.open("word/document.xml", "w", force_zip64=True) as part:
-            chunk = b"<w:p>" + b"A" * (1 << 20) + b"</w:p>"
+            part.write(b'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>')
+            chunk = b"<w:p><w:r><w:t>" + b"A" * (1 << 20) + b"</w:t></w:r></w:p>"
             for _ in range(uncompressed_mb):
                 part.write(chunk)
+            part.write(b"</w:body></w:document>")
     return out.getvalue()
 
 

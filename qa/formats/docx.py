@@ -31,6 +31,8 @@ def extract(data: bytes, limits: Limits = Limits()) -> Extracted:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise Unreadable(f"damaged or not a Word file ({type(exc).__name__})") from None
+    except MemoryError:
+        raise  # the worker reports the memory limit
     except Exception as exc:  # lxml's XMLSyntaxError and friends: a damaged part
         raise Unreadable(f"damaged Word file ({type(exc).__name__})") from None
 

@@ -48,14 +48,21 @@ def extract(data: bytes, limits: Limits = Limits()) -> Extracted:
     if count > limits.max_pages:
         raise Unreadable(f"{count:,} pages: more than the {limits.max_pages:,} pages read from one PDF")
 
+    from pypdf.errors import LimitReachedError
+
     pages: list[list[str]] = []
     failed = 0
+    bombs = 0
     total = 0
     for page in reader.pages:
         try:
             raw = page.extract_text() or ""
         except FileNotDecryptedError:
             raise Unreadable("encrypted: needs a password (save an unencrypted copy to index it)") from None
+        except LimitReachedError:  # pypdf's own bound on inflating a stream
+            raw, failed, bombs = "", failed + 1, bombs + 1
+        except MemoryError:
+            raise  # the worker reports the memory limit
         except Exception:  # one damaged page must not lose the others
             raw, failed = "", failed + 1
         total += len(raw)
@@ -63,6 +70,8 @@ def extract(data: bytes, limits: Limits = Limits()) -> Extracted:
             raise Unreadable(f"more than {limits.max_chars // 1_000_000} million characters of text")
         pages.append([line.strip() for line in clean_text(raw).split("\n")])
     if failed == count:
+        if bombs:
+            raise Unreadable("a page's content inflates past the reading limit (a PDF bomb?)")
         raise Unreadable("damaged or truncated PDF (no page could be read)")
     if not any(any(line for line in lines) for lines in pages):
         raise Unreadable("no text layer: a scanned PDF needs OCR")
@@ -108,7 +117,7 @@ def _drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
             top += 1
         while bottom > max(top, len(lines) - 2) and shape(lines[bottom - 1]) in running:
             above = lines[bottom - 2] if bottom >= 2 else ""
-            if above and not _SENTENCE_END.search(above) and len(above) >= 0.85 * _full_width(lines):
+            if above.endswith("-") or (above and not _SENTENCE_END.search(above) and len(above) >= 0.85 * _full_width(lines)):
                 break  # the last line of a paragraph that runs on, not a footer
             bottom -= 1
         out.append(lines[top:bottom])
@@ -135,7 +144,7 @@ def _paragraphs(lines: list[str]) -> list[str]:
             current = current[:-1] + line
         else:
             current = f"{current} {line}" if current else line
-        short = len(line) < 0.85 * full
+        short = len(line) < 0.85 * full and not line.endswith("-")
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
         if short and (_SENTENCE_END.search(line) or (nxt[:1].isupper() and len(line.split()) <= 12 and not line.endswith(","))):
             paragraphs.append(current)
