@@ -186,6 +186,8 @@ def test_bad_docx_files_are_skipped_with_their_reason():
     assert isinstance(bomb, Skipped) and "zip bomb" in bomb.reason
     broken = parse_document("broken.docx", b"PK\x03\x04 not really a zip")
     assert isinstance(broken, Skipped) and "damaged" in broken.reason
+    locked = parse_document("locked.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))  # how Word saves with a password
+    assert isinstance(locked, Skipped) and "encrypted" in locked.reason
 
 
 # ---------------------------------------------------------------- dates and the sandbox

@@ -13,7 +13,12 @@ from ..text import clean_text
 from . import Extracted, Limits, Unreadable
 
 
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a password-protected .docx is an OLE file, as is an old .doc
+
+
 def extract(data: bytes, limits: Limits = Limits()) -> Extracted:
+    if data.startswith(_OLE):
+        raise Unreadable("encrypted (or an old .doc file): save it as .docx without a password to index it")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
@@ -22,8 +27,6 @@ def extract(data: bytes, limits: Limits = Limits()) -> Extracted:
     inflated = sum(i.file_size for i in infos)
     if inflated > limits.max_unzipped_mb * 1024 * 1024:
         raise Unreadable(f"unpacks to {inflated / 1024 / 1024:,.0f} MB (a zip bomb?); the limit is {limits.max_unzipped_mb} MB")
-    if any(i.filename == "EncryptedPackage" for i in infos) or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise Unreadable("encrypted: needs a password (save an unencrypted copy to index it)")
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
