@@ -174,3 +174,31 @@ def test_a_question_from_each_kind_cites_the_right_file_and_page_through_the_rea
         r = runner.invoke(cli, ["ask", question], catch_exceptions=False)
         label = f"{source}:p{page}:" if page else f"{source}:"
         assert f"[1] {label}" in r.output, r.output
+
+
+def test_source_viewer_shows_the_pdf_page_and_says_the_text_was_extracted(settings, fake):
+    import asyncio
+
+    from tests.tui_helpers import ask, make_app, settle, visible
+    from tui.viewer import ArticleView, SourceViewer
+
+    write(settings.articles_dir, "reports/energy.pdf", pdf_bytes(WIND, header="Ministry of Energy - Annual review"))
+    Assistant(settings, embedder=fake).rebuild()
+
+    async def scenario():
+        app = make_app(settings, fake)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(app, pilot)
+            await ask(app, pilot, "How many megawatts will the wind farm near Izmir produce?")
+            citation = app.turns[-1].answer.citations[0]
+            assert citation.passage.page == 2
+            app.open_citation(0)
+            await pilot.pause()
+            viewer = app.screen
+            assert isinstance(viewer, SourceViewer)
+            head = visible(viewer.query_one("#viewer-head").content)
+            assert f"energy.pdf:p2:{citation.passage.line_start}" in head and "text extracted from PDF" in head
+            shown = "\n".join(viewer.query_one("#article", ArticleView).lines)
+            assert "[page 2]" in shown and "450 megawatts" in shown and "Ministry of Energy" not in shown
+
+    asyncio.run(scenario())
