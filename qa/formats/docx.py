@@ -62,9 +62,11 @@ def _blocks(document):
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    # Style names by id, read once: python-docx resolves `paragraph.style` by scanning every style, per paragraph.
+    names = {style.style_id: style.name for style in document.styles}
     for item in document.iter_inner_content():
         if isinstance(item, Paragraph):
-            yield (item.style.name if item.style is not None else ""), item.text
+            yield names.get(item._p.style or "", ""), item.text
         elif isinstance(item, Table):
             for row in item.rows:
                 cells = []
