@@ -202,6 +202,10 @@ def test_date_order_metadata_then_date_line_then_dateline():
     assert split_document("a.txt", f"The talks of 8 August 2022 went on. {body}\n").date is None
     page = news_html("Ship", [f"Odesa, 9 August 2022 - {body}"], date="2022-08-10")
     assert ok("a.html", page).date == "2022-08-10"
+    # A page's copyright year is not its date; its dateline is.
+    plain = f"<html><body><article><p>{body}</p><p>{body}</p></article><footer>© 2022 The Daily Harbour</footer></body></html>"
+    assert ok("b.html", plain.encode()).date is None
+    assert ok("c.html", plain.replace("<p>", "<p>Odesa, 9 August 2022 - ", 1).encode()).date == "2022-08-09"
 
 
 def test_kinds_by_extension():

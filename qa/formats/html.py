@@ -87,7 +87,7 @@ def _main_text(tree):
             include_tables=True,
             favor_precision=True,  # boilerplate never reaching a passage matters more than a lost caption
             deduplicate=False,
-            date_extraction_params={"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%d"},
+            date_extraction_params={"extensive_search": False, "original_date": True, "outputformat": "%Y-%m-%d"},
         )
     except (ValueError, TypeError, AttributeError):
         return None
