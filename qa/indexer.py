@@ -12,7 +12,7 @@ from .documents import SPLITTER_VERSION, Document, FileEntry, Passage, Skipped, 
 from .embedding import Embedder
 from .errors import BadPath, IndexMissing, QAError
 from .formats.cache import TextCache
-from .formats.sandbox import Sandbox
+from .formats.sandbox import ParseCancelled, Sandbox
 from .locking import writer_lock
 from .store import FORMAT_VERSION, FileRecord, GenerationWriter, Index, Meta, check_compatible, touch_files
 
@@ -106,8 +106,10 @@ def _build_locked(settings: Settings, embedder: Embedder, full: bool, progress: 
             check_compatible(base.meta, embedder.name)
     try:
         # One parsing worker for the whole build, started only if a web page, PDF or Word file changed.
-        with Sandbox(settings.limits()) as sandbox:
+        with Sandbox(settings.limits(), cancelled) as sandbox:
             return _update(settings, embedder, base, report, progress, cancelled, sandbox)
+    except ParseCancelled:
+        raise Cancelled("Rebuild cancelled; the index is unchanged.") from None
     finally:
         if base is not None:
             base.close()

@@ -108,14 +108,18 @@ def pdf_bytes(pages: list[list[str]], title: str = "", author: str = "", created
     return bytes(pdf.output())
 
 
-def scanned_pdf_bytes(pages: int = 2) -> bytes:
-    """A PDF whose pages are only pictures (as a scanner makes them): no text layer."""
+def scanned_pdf_bytes(pages: int = 2, text_pages: dict[int, str] | None = None) -> bytes:
+    """A PDF whose pages are only pictures (as a scanner makes them): no text layer, except on `text_pages`."""
     from fpdf import FPDF
     from PIL import Image
 
     pdf = FPDF()
-    for _ in range(pages):
+    for number in range(1, pages + 1):
         pdf.add_page()
+        if text_pages and number in text_pages:
+            pdf.set_font("Helvetica", size=11)
+            pdf.multi_cell(0, 6, text_pages[number])
+            continue
         image = Image.new("RGB", (200, 260), "white")
         for x in range(20, 180):
             for y in range(30, 34):

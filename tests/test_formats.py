@@ -134,6 +134,13 @@ def test_bad_pdfs_are_skipped_with_their_reason():
         assert isinstance(doc, Skipped) and reason in doc.reason, (name, doc)
 
 
+def test_scanned_pages_in_a_pdf_with_text_are_named_in_a_warning():
+    text = " ".join(page_text(1))
+    doc = ok("mixed.pdf", scanned_pdf_bytes(4, {2: text}))
+    assert "region number 1" in doc.text and {p.page for p in doc.passages} == {2}
+    assert doc.warning == "3 of 4 pages have no text layer (page 1, 3, 4: scanned pages need OCR)"
+
+
 def test_pdf_bombs_are_bounded():
     from pypdf import PdfWriter
 
@@ -149,8 +156,8 @@ def test_pdf_bombs_are_bounded():
 
 
 def _huge_stream_pdf() -> bytes:
-    """One page whose content stream inflates from under 1 MB to 400 MB."""
-    content = zlib.compress(b"BT /F1 12 Tf 10 10 Td (x) Tj ET\n" * (400_000_000 // 33), 9)
+    """One page whose content stream inflates from under 1 MB to 150 MB."""
+    content = zlib.compress(b"BT /F1 12 Tf 10 10 Td (x) Tj ET\n" * (150_000_000 // 33), 9)
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",

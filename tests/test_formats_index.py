@@ -202,3 +202,28 @@ def test_source_viewer_shows_the_pdf_page_and_says_the_text_was_extracted(settin
             assert "[page 2]" in shown and "450 megawatts" in shown and "Ministry of Energy" not in shown
 
     asyncio.run(scenario())
+
+
+def test_cancelling_a_rebuild_stops_a_long_parse_and_leaves_the_index_unchanged(settings, fake):
+    import time
+
+    from qa.indexer import Cancelled
+
+    write(settings.articles_dir, "note.txt", b"The harbour master said the port of Odesa would reopen on Monday after twelve days of repairs.\n")
+    assistant = Assistant(settings, embedder=fake)
+    assistant.rebuild()
+    generation = assistant.index().meta.generation
+    # Tens of thousands of paragraphs: the extractor needs many seconds for this page.
+    rows = "".join(f"<p>Paragraph {i} says the ship number {i} left the port of Odesa with grain on Monday.</p>" for i in range(40000))
+    write(settings.articles_dir, "huge.html", f"<html><body><article>{rows}</article></body></html>".encode())
+    reading = {}
+
+    def progress(p):
+        if p.phase == "read" and p.source == "huge.html":
+            reading["since"] = time.monotonic()
+
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        assistant.rebuild(progress=progress, cancelled=lambda: "since" in reading and time.monotonic() - reading["since"] > 0.3)
+    assert time.monotonic() - started < 5
+    assert assistant.index().meta.generation == generation

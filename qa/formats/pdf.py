@@ -76,6 +76,11 @@ def extract(data: bytes, limits: Limits = Limits()) -> Extracted:
     if not any(any(line for line in lines) for lines in pages):
         raise Unreadable("no text layer: a scanned PDF needs OCR")
 
+    scanned = [n for n, (lines, page) in enumerate(zip(pages, reader.pages), start=1) if not any(lines) and _has_image(page)]
+    warning = ""
+    if scanned:
+        listed = ", ".join(map(str, scanned[:10])) + (", …" if len(scanned) > 10 else "")
+        warning = f"{len(scanned)} of {count} pages have no text layer (page {listed}: scanned pages need OCR)"
     pages = _drop_running_lines(pages)
     out: list[str] = []
     markers: list[int] = []
@@ -87,7 +92,19 @@ def extract(data: bytes, limits: Limits = Limits()) -> Extracted:
         for paragraph in _paragraphs(lines):
             out.extend(["", paragraph])
     info = _info(reader)
-    return Extracted("pdf", "\n".join(out), info.get("title", ""), info.get("date"), info.get("author", ""), tuple(markers))
+    return Extracted("pdf", "\n".join(out), info.get("title", ""), info.get("date"), info.get("author", ""), tuple(markers), warning)
+
+
+def _has_image(page) -> bool:
+    """A page drawn from a picture (a scan), as opposed to an intentionally blank one."""
+    try:
+        resources = page.get("/Resources")
+        resources = resources.get_object() if resources is not None else {}
+        xobjects = resources.get("/XObject")
+        xobjects = xobjects.get_object() if xobjects is not None else {}
+        return any(xobjects[name].get_object().get("/Subtype") == "/Image" for name in xobjects)
+    except Exception:  # a damaged resource dictionary: no claim either way
+        return False
 
 
 def _short(exc: Exception) -> str:

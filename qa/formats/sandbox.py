@@ -12,12 +12,22 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import time
+from collections.abc import Callable
+
 from . import Extracted, Limits
+
+_POLL = 0.25  # seconds between looks at `cancelled` while a file is being parsed
+
+
+class ParseCancelled(Exception):
+    """The rebuild was cancelled while a file was being parsed; the worker has been stopped."""
 
 
 class Sandbox:
-    def __init__(self, limits: Limits = Limits()) -> None:
+    def __init__(self, limits: Limits = Limits(), cancelled: Callable[[], bool] | None = None) -> None:
         self.limits = limits
+        self.cancelled = cancelled or (lambda: False)
         self._proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "Sandbox":
@@ -37,8 +47,11 @@ class Sandbox:
         return self._proc
 
     def extract(self, path: Path, kind: str) -> Extracted | str:
-        """The file's text, or the reason it is skipped."""
-        proc = self._start()
+        """The file's text, or the reason it is skipped; raises ParseCancelled if `cancelled()` turns true."""
+        try:
+            proc = self._start()
+        except OSError as exc:
+            return f"cannot start the file reader ({exc.strerror or exc})"
         request = {"path": str(path), "kind": kind, "limits": asdict(self.limits)}
         try:
             proc.stdin.write(json.dumps(request) + "\n")
@@ -62,12 +75,19 @@ class Sandbox:
             self._kill()
             return "the file reader answered garbage"
 
-    @staticmethod
-    def _read_line(proc: subprocess.Popen, timeout: float) -> str | None:
+    def _read_line(self, proc: subprocess.Popen, timeout: float) -> str | None:
+        deadline = time.monotonic() + timeout
         with selectors.DefaultSelector() as sel:
             sel.register(proc.stdout, selectors.EVENT_READ)
-            if not sel.select(timeout):
-                return None
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                if sel.select(min(left, _POLL)):
+                    break
+                if self.cancelled():
+                    self._kill()
+                    raise ParseCancelled()
         line = proc.stdout.readline()
         return line if line.endswith("\n") else None
 
