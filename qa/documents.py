@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .dates import dateline_date, parse_date_line
-from .formats import SUFFIXES, Extracted, Limits, Unreadable, extract_bytes, kind_of
+from .formats import SUFFIXES, Extracted, Limits, Unreadable, extract_bytes, kind_of, saved_page_folder
 from .text import (
     estimate_wordpieces,
     STOPWORDS,
@@ -94,7 +94,7 @@ def discover(articles_dir: Path, max_bytes: int) -> tuple[list[FileEntry], list[
     found: list[FileEntry] = []
     skipped: list[Skipped] = []
     for root, dirs, files in os.walk(articles_dir, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not saved_page_folder(d, files))
         for name in sorted(files):
             if name.startswith(".") or Path(name).suffix.lower() not in SUFFIXES:
                 continue

@@ -48,6 +48,8 @@ def mixed_folder(settings) -> None:
     write(a, "bad/scan.pdf", scanned_pdf_bytes())
     write(a, "bad/bomb.docx", zip_bomb_docx(300))
     write(a, "bad/empty.html", b"   \n")
+    # A browser's "save complete page" folder: its frames and scripts are not articles.
+    write(a, "web/grain_files/ad-frame.html", news_html("Buy one get one free at MegaStore", ["Advertisement " * 20]))
 
 
 EXPECTED_SKIPS = {

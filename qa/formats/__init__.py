@@ -86,3 +86,12 @@ def extract_bytes(kind: str, data: bytes, limits: Limits = Limits()) -> Extracte
 def page_marker(number: int) -> str:
     """The line standing for a page break in a PDF's extracted text (never part of a passage)."""
     return f"[page {number}]"
+
+
+def saved_page_folder(folder: str, files: list[str]) -> bool:
+    """`Page_files/` beside `Page.html`: what a browser's "save complete page" puts there (scripts, styles,
+    ad frames) is not an article."""
+    if not folder.endswith("_files"):
+        return False
+    stem = folder[: -len("_files")]
+    return any(name.lower() in (f"{stem}.html".lower(), f"{stem}.htm".lower()) for name in files)
