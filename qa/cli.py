@@ -189,6 +189,8 @@ def show(ctx, articles_dir, index_dir, model, target, context_lines) -> None:
             raise BadPath(f"{m.group('src')} has no page {m.group('page')}.", f"It has {len(article.pages)} pages." if article.pages else "Only a PDF has pages.")
         if first is None:
             first, last = span
+        elif not (span[0] <= first and last <= span[1]):
+            raise BadPath(f"Lines {first}-{last} are not on page {m.group('page')} of {m.group('src')} (lines {span[0]}-{span[1]}).", "Check the citation.")
     lines = article.text.split("\n")
     if first is not None and (first < 1 or first > len(lines) or last < first):
         raise BadPath(f"{m.group('src')} has {len(lines)} lines; {first}-{last} is not among them.", "Check the line numbers.")

@@ -147,6 +147,8 @@ def test_show_prints_extracted_text_with_its_header_and_accepts_a_page(settings,
     assert r.exit_code == 0 and "450 megawatts" in "\n".join(ln for ln in r.output.split("\n") if ln.startswith(">"))
     r = CliRunner().invoke(cli, ["show", "energy.pdf:p9"])
     assert r.exit_code == 1 and "no page 9" in r.output
+    r = CliRunner().invoke(cli, ["show", f"energy.pdf:p1:{p.line_start}"])
+    assert r.exit_code == 1 and "not on page 1" in r.output
     r = CliRunner().invoke(cli, ["show", "grain.html:1"], catch_exceptions=False)
     assert "text extracted from HTML" in r.output and "<p>" not in r.output
 
