@@ -121,6 +121,18 @@ def test_pdf_pages_are_known_and_running_headers_and_footers_dropped():
         assert p.text == lines_of(doc, p)
 
 
+def test_a_paragraph_running_over_a_page_break_stays_whole_on_its_first_page():
+    first = ("The port authority said that inspections of the grain ships in Istanbul had become much faster since the joint "
+             "coordination centre added more teams and")
+    rest = "extended its working hours into the night, so that ships now wait less than two days."
+    pages = [page_text(1) + [first], [rest] + page_text(2)]
+    doc = ok("runon.pdf", pdf_bytes(pages, title="(anonymous)"))
+    whole = [p for p in doc.passages if "added more teams and extended its working hours" in p.text]
+    assert len(whole) == 1 and whole[0].page == 1
+    assert not any(p.text.startswith("extended") for p in doc.passages)
+    assert doc.title != "(anonymous)"  # a PDF writer's placeholder is not a title
+
+
 def test_bad_pdfs_are_skipped_with_their_reason():
     good = pdf_bytes([page_text(1), page_text(2)])
     cases = {

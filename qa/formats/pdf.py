@@ -81,15 +81,15 @@ def extract(data: bytes, limits: Limits = Limits()) -> Extracted:
     if scanned:
         listed = ", ".join(map(str, scanned[:10])) + (", …" if len(scanned) > 10 else "")
         warning = f"{len(scanned)} of {count} pages have no text layer (page {listed}: scanned pages need OCR)"
-    pages = _drop_running_lines(pages)
+    paragraphs = _join_across_pages([_paragraphs(lines) for lines in _drop_running_lines(pages)])
     out: list[str] = []
     markers: list[int] = []
-    for number, lines in enumerate(pages, start=1):
+    for number, page_paragraphs in enumerate(paragraphs, start=1):
         if out:
             out.append("")
         markers.append(len(out) + 1)
         out.append(page_marker(number))
-        for paragraph in _paragraphs(lines):
+        for paragraph in page_paragraphs:
             out.extend(["", paragraph])
     info = _info(reader)
     return Extracted("pdf", "\n".join(out), info.get("title", ""), info.get("date"), info.get("author", ""), tuple(markers), warning)
@@ -171,6 +171,29 @@ def _paragraphs(lines: list[str]) -> list[str]:
     return paragraphs
 
 
+def _join_across_pages(pages: list[list[str]]) -> list[list[str]]:
+    """A paragraph that runs on over a page break is kept whole on the page where it starts (where a
+    citation of it points), so no sentence is cut in two."""
+    for number in range(1, len(pages)):
+        before = next((p for p in reversed(pages[:number]) if p), None)
+        after = pages[number]
+        if not before or not after or _SENTENCE_END.search(before[-1]):
+            continue
+        head = after[0]
+        if before[-1].endswith("-") and before[-1][-2:-1].isalpha() and head[:1].islower():
+            before[-1] = before[-1][:-1] + head
+        elif head[:1].islower():
+            before[-1] = f"{before[-1]} {head}"
+        else:
+            continue
+        del after[0]
+    return pages
+
+
+# Titles that PDF writers put in when the author gave none.
+_PLACEHOLDER_TITLE = re.compile(r"^\(?(?:anonymous|untitled|no title)\)?$|\.(?:docx?|pdf|indd|qxp|rtf|odt|txt)$", re.I)
+
+
 def _info(reader) -> dict:
     out: dict = {}
     try:
@@ -182,7 +205,10 @@ def _info(reader) -> dict:
     for key, name in (("title", "/Title"), ("author", "/Author")):
         value = meta.get(name)
         if isinstance(value, str) and value.strip():
-            out[key] = " ".join(clean_text(value).split())
+            text = " ".join(clean_text(value).split())
+            if key == "title" and _PLACEHOLDER_TITLE.search(text):
+                continue  # "(anonymous)", "Microsoft Word - report.docx": the splitter's headline is better
+            out[key] = text
     for name in ("/CreationDate", "/ModDate"):
         value = meta.get(name)
         m = re.match(r"^(?:D:)?(\d{4})(\d{2})(\d{2})", str(value or ""))
