@@ -9,6 +9,7 @@ Sections (all by default, or one with --only NAME):
   ask          warm answer latency p50/p95 and peak RSS at several index sizes (one worker process per size)
   cli          `qa --help`, `qa ask` and `qa index --full` in fresh processes
   tui          the chat app's first paint and first answer (`python -m tui.measure --json`, if it exists)
+  formats      files/s reading web pages, PDFs and Word files beside plain text (bench/formats.py)
   scale        the local store at 1M passages: open, update, delete, recall, ask, compact (bench/scale.py)
   stores       Milvus beside FAISS: SciFact nDCG@10, the question sets, index and query times (bench/stores.py)
 
@@ -35,7 +36,7 @@ if str(ROOT) not in sys.path:
 
 from bench.table import render_table, update_readme  # noqa: E402
 
-SECTIONS = ("imports", "build", "incremental", "ask", "cli", "tui", "scale", "stores")
+SECTIONS = ("imports", "build", "incremental", "ask", "cli", "tui", "formats", "scale", "stores")
 DEFAULT_SCIFACT = ROOT.parent / "shared" / "bench" / "scifact"
 SEED_QUESTIONS = [
     "Where did the foreign ministers of Russia and Ukraine meet?",
@@ -711,6 +712,11 @@ class Bench:
         stores.run(self)
 
     # ------------------------------------------------------------ chat app
+
+    def run_formats(self) -> None:
+        from bench.formats import run
+
+        run(self)
 
     def run_tui(self) -> None:
         labels = (("first_paint_ms", "chat app first paint"), ("first_answer_ms", "chat app first answer"), ("answer_ms_p50", "chat app answer p50"))

@@ -135,6 +135,8 @@ def _print_report(report, as_json: bool, settings: Settings, brief: bool = False
     click.echo(f"  passages: {report.passages} in the index, {report.embedded} embedded now")
     for s in report.skipped:
         click.echo(f"  skipped:  {strip_controls(s.path)}: {s.reason}")
+    for w in report.warnings:
+        click.echo(f"  warning:  {strip_controls(w.path)}: {w.reason}")
     click.echo(f"  time:     {report.seconds:.2f} s")
 
 
@@ -189,19 +191,29 @@ def _date(value: str | None, flag: str) -> str | None:
 @click.option("--context", "context_lines", type=int, default=None, help="Show only N lines around the cited ones.")
 @click.pass_context
 def show(ctx, articles_dir, index_dir, model, target, context_lines) -> None:
-    """Print an article with the cited lines marked: SOURCE[:FIRST[-LAST]]."""
+    """Print an article with the cited lines marked: SOURCE[:FIRST[-LAST]], or SOURCE:pPAGE[:FIRST[-LAST]] for a PDF."""
     settings = _settings(ctx, articles_dir, index_dir, model)
-    m = re.match(r"^(?P<src>.+?)(?::(?P<a>\d+)(?:-(?P<b>\d+))?)?$", target)
+    m = re.match(r"^(?P<src>.+?)(?::p(?P<page>\d+))?(?::(?P<a>\d+)(?:-(?P<b>\d+))?)?$", target)
     if not m:
         raise BadPath(f"Cannot read {target!r}.", "Use SOURCE, SOURCE:LINE or SOURCE:FIRST-LAST.")
     first = int(m.group("a")) if m.group("a") else None
     last = int(m.group("b")) if m.group("b") else first
     article = _assistant(settings).article(m.group("src"))
+    if m.group("page"):
+        span = article.page_lines(int(m.group("page")))
+        if span is None:
+            raise BadPath(f"{m.group('src')} has no page {m.group('page')}.", f"It has {len(article.pages)} pages." if article.pages else "Only a PDF has pages.")
+        if first is None:
+            first, last = span
+        elif not (span[0] <= first and last <= span[1]):
+            raise BadPath(f"Lines {first}-{last} are not on page {m.group('page')} of {m.group('src')} (lines {span[0]}-{span[1]}).", "Check the citation.")
     lines = article.text.split("\n")
     if first is not None and (first < 1 or first > len(lines) or last < first):
         raise BadPath(f"{m.group('src')} has {len(lines)} lines; {first}-{last} is not among them.", "Check the line numbers.")
     header = " · ".join(x for x in (article.source, article.title, article.date) if x)
     click.echo(header)
+    if article.extracted_from:
+        click.echo(f"(text extracted from {article.extracted_from}; line numbers count this text{', [page N] lines start pages' if article.pages else ''})")
     click.echo("-" * min(len(header), 78))
     lo, hi = 1, len(lines)
     if first is not None and context_lines is not None:
@@ -232,6 +244,7 @@ def status(ctx, articles_dir, index_dir, model, as_json) -> None:
     click.echo(f"Index:    {st.index_dir} ({st.generation}, built {st.built_at})")
     click.echo(f"Model:    {st.model}")
     click.echo(f"Passages: {st.passages}")
+    click.echo(f"Dated:    {st.dated} of {st.files} articles")
     if not (st.added or st.changed or st.removed):
         click.echo("Up to date: no article changed since the last build.")
         return

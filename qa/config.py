@@ -28,6 +28,13 @@ class Settings:
     milvus_uri: str = ""  # a .db path (milvus-lite, embedded) or http(s)://host:19530; default index_dir/milvus.db
     milvus_token: str = ""
     milvus_collection: str = "qa"  # prefix of the collections this index uses
+    extract_seconds: float = 60.0  # per web page, PDF or Word file (QA_EXTRACT_SECONDS)
+    extract_mb: int = 1024  # memory of the process that parses them (QA_EXTRACT_MB)
+
+    def limits(self):
+        from .formats import Limits
+
+        return Limits(seconds=self.extract_seconds, memory_mb=self.extract_mb)
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
@@ -54,6 +61,8 @@ def load_settings(
         milvus_uri=_env("QA_MILVUS_URI") or str(index_dir.expanduser().resolve() / "milvus.db"),
         milvus_token=_env("QA_MILVUS_TOKEN") or "",
         milvus_collection=_env("QA_MILVUS_COLLECTION") or "qa",
+        extract_seconds=float(_env("QA_EXTRACT_SECONDS") or 60.0),
+        extract_mb=int(_env("QA_EXTRACT_MB") or 1024),
     )
 
 

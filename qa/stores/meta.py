@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from ..documents import SPLITTER_VERSION
 from ..errors import IndexMismatch
 
-# 4: vectors in immutable segments beside one SQLite file updated by transactions (was: a whole copy per update)
-FORMAT_VERSION = 4
+# 5: vectors in immutable segments beside one SQLite file updated by transactions (4: a whole copy per update, with pages)
+FORMAT_VERSION = 5
 REBUILD_HINT = "Run `qa index --full` to rebuild it."
 
 
