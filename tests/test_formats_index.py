@@ -216,7 +216,7 @@ def test_cancelling_a_rebuild_stops_a_long_parse_and_leaves_the_index_unchanged(
     write(settings.articles_dir, "note.txt", b"The harbour master said the port of Odesa would reopen on Monday after twelve days of repairs.\n")
     assistant = Assistant(settings, embedder=fake)
     assistant.rebuild()
-    generation = assistant.index().meta.generation
+    generation, version = assistant.index().meta.generation, assistant.index().meta.version
     # Tens of thousands of paragraphs: the extractor needs many seconds for this page.
     rows = "".join(f"<p>Paragraph {i} says the ship number {i} left the port of Odesa with grain on Monday.</p>" for i in range(40000))
     write(settings.articles_dir, "huge.html", f"<html><body><article>{rows}</article></body></html>".encode())
@@ -230,4 +230,4 @@ def test_cancelling_a_rebuild_stops_a_long_parse_and_leaves_the_index_unchanged(
     with pytest.raises(Cancelled):
         assistant.rebuild(progress=progress, cancelled=lambda: "since" in reading and time.monotonic() - reading["since"] > 0.3)
     assert time.monotonic() - started < 5
-    assert assistant.index().meta.generation == generation
+    assert assistant.index().meta.generation == generation and assistant.index().meta.version == version
