@@ -241,3 +241,25 @@ def test_milvus_and_faiss_give_the_same_top_passages(milvus_assistant, seed_inde
             assert mine[0] == theirs[0], question
     finally:
         local.close()
+
+
+def test_non_ascii_paths_and_terms(mseeded, fake):
+    """Filters carry article paths and terms literally: 'β' and 'café' are not JSON escapes to Milvus."""
+    text = ('Notes from Zürich\n\nCafé owners in Zürich said on Monday that the "β-blocker" study from the city hospital changed '
+            'nothing for them, a κρίση of 5 μg doses.\n\nThe naïve reading of the trial, one of the owners said, ignored the dose that patients were given.\n')
+    write(mseeded, "Übersicht/über café.txt", text)
+    build_index(mseeded, fake)
+    store = backend(mseeded).open()
+    found = store.passages_of("Übersicht/über café.txt")
+    assert found and {p.source for p in found} == {"Übersicht/über café.txt"}
+    assert store.document_frequencies(["κριση", "μg"]) == {"κριση": 1, "μg": 1}
+    store.close()
+    (mseeded.articles_dir / "Übersicht" / "über café.txt").rename(mseeded.articles_dir / "Übersicht" / "neu \"zitat\".txt")
+    moved = build_index(mseeded, fake)
+    assert moved.renamed and moved.embedded == 0
+    (mseeded.articles_dir / "Übersicht" / "neu \"zitat\".txt").unlink()
+    gone = build_index(mseeded, fake)
+    store = backend(mseeded).open()
+    assert gone.removed == ['Übersicht/neu "zitat".txt'] and store.document_frequencies(["κριση"]) == {"κριση": 0}
+    assert store.vector_count() == gone.passages
+    store.close()

@@ -27,6 +27,7 @@ from ..documents import Passage
 from ..errors import IndexMissing
 from .meta import FileRecord, Meta, check_compatible
 from .milvus_client import (
+    lit,
     FIELDS,
     FILE_FIELDS,
     MilvusUnavailable,
@@ -99,15 +100,15 @@ class MilvusStore:
         return out
 
     def passages_of(self, source: str) -> list[Passage]:
-        rows = self._q(_query_all, self.client, self.names.passages, f"source == {json.dumps(source)}", ["id", *FIELDS])
+        rows = self._q(_query_all, self.client, self.names.passages, f"source == {lit(source)}", ["id", *FIELDS])
         return sorted((_passage(r) for r in rows), key=lambda p: p.paragraph)
 
     def ids_between(self, since: str | None, until: str | None) -> list[int]:
         parts = ["date is not null"]
         if since:
-            parts.append(f"date >= {json.dumps(since)}")
+            parts.append(f"date >= {lit(since)}")
         if until:
-            parts.append(f"date <= {json.dumps(until)}")
+            parts.append(f"date <= {lit(until)}")
         return [int(r["id"]) for r in self._q(_query_all, self.client, self.names.passages, " and ".join(parts), ["id"])]
 
     def files(self) -> dict[str, FileRecord]:

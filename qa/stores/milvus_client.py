@@ -194,7 +194,7 @@ def _state(client, prefix: str, key: str):
     if not client.has_collection(name):
         return None
     _load(client, name)
-    rows = client.query(name, filter=f"key == {json.dumps(key)}", output_fields=["value"], consistency_level="Strong")
+    rows = client.query(name, filter=f"key == {lit(key)}", output_fields=["value"], consistency_level="Strong")
     return json.loads(rows[0]["value"]) if rows and rows[0]["value"] else None
 
 
@@ -220,8 +220,15 @@ def _id_list(ids) -> str:
     return "[" + ",".join(str(int(i)) for i in ids) + "]"
 
 
+def lit(text: str) -> str:
+    """A string literal for a Milvus filter: quotes and backslashes escaped, other characters as they are
+    (Milvus's expression parser rejects JSON's \\uXXXX escapes: a term like "β" must stay "β")."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+    return f'"{escaped}"'
+
+
 def _str_list(items) -> str:
-    return "[" + ",".join(json.dumps(s) for s in items) + "]"
+    return "[" + ",".join(lit(s) for s in items) + "]"
 
 
 def _passage(row: dict) -> Passage:

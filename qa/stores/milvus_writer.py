@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from ..documents import Passage
 from .meta import FileRecord, Meta
 from .milvus_client import (
+    lit,
     FIELDS,
     _call,
     _create_generation,
@@ -63,7 +64,7 @@ class MilvusWriter:
             return []
         ids = []
         for source in sources:
-            rows = _call(self.uri, _query_all, self.client, self.names.passages, f"source == {json.dumps(source)}", ["id", "text"])
+            rows = _call(self.uri, _query_all, self.client, self.names.passages, f"source == {lit(source)}", ["id", "text"])
             ids.extend(int(r["id"]) for r in rows)
             self.removed_texts.extend(r["text"] for r in rows)
         self.remove.extend(sources)
@@ -99,13 +100,13 @@ class MilvusWriter:
             for begin in range(0, len(self.new_rows), 1000):
                 q(c.insert, n.passages, self.new_rows[begin : begin + 1000])
             for old, record in self.renames:
-                rows = q(_query_all, c, n.passages, f"source == {json.dumps(old)}", ["*"])
+                rows = q(_query_all, c, n.passages, f"source == {lit(old)}", ["*"])
                 for r in rows:
                     r.pop("sparse", None)
                     r.update(source=record.source, title=record.title, date=record.date)
                 if rows:
                     q(c.upsert, n.passages, rows)
-                q(c.delete, n.files, filter=f"source == {json.dumps(old)}")
+                q(c.delete, n.files, filter=f"source == {lit(old)}")
             if self.removed_ids:
                 q(c.delete, n.passages, filter=f"id in {_id_list(self.removed_ids)}")
             if self.remove:
