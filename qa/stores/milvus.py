@@ -27,6 +27,7 @@ from ..documents import Passage
 from ..errors import IndexMissing
 from .meta import FileRecord, Meta, check_compatible
 from .milvus_client import (
+    file_row,
     lit,
     FIELDS,
     FILE_FIELDS,
@@ -112,7 +113,7 @@ class MilvusStore:
         return [int(r["id"]) for r in self._q(_query_all, self.client, self.names.passages, " and ".join(parts), ["id"])]
 
     def files(self) -> dict[str, FileRecord]:
-        rows = self._q(_query_all, self.client, self.names.files, 'source != ""', ["source", *FILE_FIELDS])
+        rows = self._q(_query_all, self.client, self.names.files, 'fid != ""', list(FILE_FIELDS))
         return {r["source"]: FileRecord(r["source"], r["size"], r["mtime_ns"], r["sha256"], r["title"], r.get("date"), r["passages"]) for r in rows}
 
     def sources(self) -> list[str]:
@@ -213,8 +214,8 @@ class MilvusBackend:
 
     def touch_files(self, base, records: list[FileRecord]) -> None:
         known = base.files()
-        rows = [{"source": r.source, "size": r.size, "mtime_ns": r.mtime_ns, "sha256": known[r.source].sha256, "title": known[r.source].title,
-                 "date": known[r.source].date, "passages": known[r.source].passages, "v": [0.0, 0.0]} for r in records if r.source in known]
+        rows = [file_row(FileRecord(r.source, r.size, r.mtime_ns, known[r.source].sha256, known[r.source].title, known[r.source].date,
+                                    known[r.source].passages)) for r in records if r.source in known]
         if rows:
             _call(base.uri, base.client.upsert, base.names.files, rows)
 

@@ -130,7 +130,7 @@ def _small_schema(pymilvus, key: str, fields: dict[str, str]):
     return schema
 
 
-FILE_FIELDS = {"size": "int", "mtime_ns": "int", "sha256": "str", "title": "str", "date": "str?", "passages": "int"}
+FILE_FIELDS = {"source": "str", "size": "int", "mtime_ns": "int", "sha256": "str", "title": "str", "date": "str?", "passages": "int"}
 
 
 _TOKEN = None
@@ -174,7 +174,7 @@ def _create_generation(client, pymilvus, names: _Names, dimension: int) -> None:
     ip.add_index("vector", index_type="AUTOINDEX", metric_type="IP")
     ip.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
     client.create_collection(names.passages, schema=_passage_schema(pymilvus, dimension), index_params=ip, consistency_level="Strong")
-    for name, schema in ((names.files, _small_schema(pymilvus, "source", FILE_FIELDS)), (names.terms, _small_schema(pymilvus, "term", {"df": "int"}))):
+    for name, schema in ((names.files, _small_schema(pymilvus, "fid", FILE_FIELDS)), (names.terms, _small_schema(pymilvus, "term", {"df": "int"}))):
         small = client.prepare_index_params()
         small.add_index("v", index_type="FLAT", metric_type="L2")
         client.create_collection(name, schema=schema, index_params=small, consistency_level="Strong")
@@ -225,6 +225,19 @@ def lit(text: str) -> str:
     (Milvus's expression parser rejects JSON's \\uXXXX escapes: a term like "β" must stay "β")."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
     return f'"{escaped}"'
+
+
+def file_id(source: str) -> str:
+    """The manifest's primary key: a hash of the path. pymilvus's iterator pages by writing the last key into a
+    filter unescaped, so a path with a quote in it cannot be the key itself."""
+    import hashlib
+
+    return hashlib.sha1(source.encode("utf-8")).hexdigest()
+
+
+def file_row(record) -> dict:
+    return {"fid": file_id(record.source), "source": record.source, "size": record.size, "mtime_ns": record.mtime_ns, "sha256": record.sha256,
+            "title": record.title, "date": record.date, "passages": record.passages, "v": [0.0, 0.0]}
 
 
 def _str_list(items) -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from ..documents import Passage
 from .meta import FileRecord, Meta
 from .milvus_client import (
+    file_row,
     lit,
     FIELDS,
     _call,
@@ -113,11 +114,10 @@ class MilvusWriter:
                 q(c.delete, n.files, filter=f"source in {_str_list(self.remove)}")
         records = self.files + [r for _, r in self.renames]
         for begin in range(0, len(records), 1000):
-            q(c.upsert, n.files, [{"source": r.source, "size": r.size, "mtime_ns": r.mtime_ns, "sha256": r.sha256, "title": r.title,
-                                   "date": r.date, "passages": r.passages, "v": [0.0, 0.0]} for r in records[begin : begin + 1000]])
+            q(c.upsert, n.files, [file_row(r) for r in records[begin : begin + 1000]])
         self._count_terms()
         self.meta.passages = (self.base.meta.passages if self.base else 0) + len(self.added_texts) - len(self.removed_ids)
-        self.meta.files = len(q(_query_all, c, n.files, 'source != ""', ["source"]))
+        self.meta.files = len(q(_query_all, c, n.files, 'fid != ""', ["fid"]))
         self.meta.built_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.meta.build_seconds = round(build_seconds, 3)
         self.meta.extra = {"uri": self.uri}
@@ -209,7 +209,7 @@ def _repair(store: MilvusStore) -> bool:
         q(c.delete, n.files, filter=f"source in {_str_list(chunk)}")
     # Rows without a file record (or a file whose rows are incomplete) go too: the next update re-reads the article.
     rows = q(_query_all, c, n.passages, "id >= 0", ["id", "source", "text"])
-    files = {r["source"]: r["passages"] for r in q(_query_all, c, n.files, 'source != ""', ["source", "passages"])}
+    files = {r["source"]: r["passages"] for r in q(_query_all, c, n.files, 'fid != ""', ["source", "passages"])}
     per_source: dict[str, int] = {}
     for r in rows:
         per_source[r["source"]] = per_source.get(r["source"], 0) + 1
