@@ -90,6 +90,8 @@ def build_index(
     started = time.perf_counter()
     with writer_lock(settings.index_dir, settings.lock_wait):
         report = _build_locked(settings, embedder, full, progress or (lambda p: None), cancelled or (lambda: False), started)
+        if report.changed_anything or full:
+            backend(settings).settle()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -100,9 +102,11 @@ def compact_index(settings: Settings) -> dict:
     with writer_lock(settings.index_dir, settings.lock_wait):
         base = store.open(model=None)
         try:
-            return store.compact(base)
+            done = store.compact(base)
         finally:
             base.close()
+        store.settle()
+        return done
 
 
 def _build_locked(settings: Settings, embedder: Embedder, full: bool, progress: ProgressFn, cancelled, started: float) -> BuildReport:

@@ -68,6 +68,7 @@ class Backend(Protocol):
     def touch_files(self, base: Store, records: list[FileRecord]) -> None: ...
     def compact(self, base: Store) -> dict: ...
     def tidy(self, base: Store) -> bool: ...  # True when it repaired something (the caller reopens)
+    def settle(self) -> None: ...  # after an update, its reader closed: housekeeping (the local store's log)
 
 
 class LocalBackend:
@@ -100,6 +101,11 @@ class LocalBackend:
         from .local_writer import compact
 
         return compact(self.index_dir, base)
+
+    def settle(self) -> None:
+        from .local_writer import settle
+
+        settle(self.index_dir)
 
     def tidy(self, base) -> bool:
         from .local_writer import delete_orphans

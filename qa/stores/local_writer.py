@@ -289,6 +289,27 @@ def delete_orphans(store: LocalStore) -> None:
             p.unlink(missing_ok=True)
 
 
+def settle(index_dir: Path) -> None:
+    """Copy the write-ahead log into the database and truncate it, once the writer's own reader is closed.
+
+    While any reader holds an older state the log cannot be copied past it; left alone, a compaction's
+    gigabytes of log would be rescanned by every new reader (a 20 s open) and copied by the next update.
+    Readers still open elsewhere only make this partial; the next update's commit copies the rest.
+    """
+    from .local import current_generation
+
+    gen = current_generation(index_dir)
+    if gen is None or not (gen / DB_NAME).exists():
+        return
+    db = _connect(gen / DB_NAME, readonly=False)
+    try:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    except sqlite3.OperationalError:
+        pass  # busy: a reader in another process; nothing is lost, the log is only longer
+    finally:
+        db.close()
+
+
 def touch_files(store: LocalStore, records: list[FileRecord]) -> None:
     """Record new mtimes of files whose content did not change (one small transaction; no new segment)."""
     db = _connect(store.gen_dir / DB_NAME, readonly=False)

@@ -224,6 +224,9 @@ class MilvusBackend:
         _call(base.uri, base.client.compact, base.names.passages)
         return {"segments_before": None, "tombstones_before": None, "seconds": round(time.perf_counter() - started, 3)}
 
+    def settle(self) -> None:
+        pass  # Milvus flushes and compacts by itself
+
     def tidy(self, base) -> bool:
         """Repair a killed update and drop generations a killed full build left behind."""
         repaired = _repair(base)
