@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .config import Settings
+from .config import Settings, require_articles_dir
 from .documents import SPLITTER_VERSION, Document, FileEntry, Passage, Skipped, discover, read_document
 from .embedding import Embedder
-from .errors import BadPath, IndexMissing, QAError
+from .errors import IndexMissing, QAError
 from .locking import writer_lock
 from .store import FORMAT_VERSION, FileRecord, GenerationWriter, Index, Meta, check_compatible, touch_files
 
@@ -79,9 +79,7 @@ def build_index(
     cancelled: Callable[[], bool] | None = None,
 ) -> BuildReport:
     """Update (or, with `full`, rebuild) the index under the writer lock; returns what happened."""
-    articles = settings.articles_dir
-    if not articles.is_dir():
-        raise BadPath(f"The articles folder {articles} does not exist.", "Create it or pass --articles DIR.")
+    require_articles_dir(settings)
     started = time.perf_counter()
     with writer_lock(settings.index_dir, settings.lock_wait):
         report = _build_locked(settings, embedder, full, progress or (lambda p: None), cancelled or (lambda: False), started)
