@@ -33,10 +33,14 @@ class _Counts:
     def __init__(self) -> None:
         self.files = (0, 0)
         self.passages = (0, 0)
-        self.began: dict[str, float] = {}
+        # phase → (when it began: the previous phase's last event, 0 done then)
+        self.began: dict[str, tuple[float, int]] = {}
+        self.last_event = time.monotonic()
 
     def update(self, p: BuildProgress) -> None:
-        self.began.setdefault(p.phase, time.monotonic())
+        now = time.monotonic()
+        self.began.setdefault(p.phase, (self.last_event, 0))
+        self.last_event = now
         if p.phase == "read":
             self.files = (p.done, p.total)
         elif p.phase == "embed":
@@ -44,10 +48,11 @@ class _Counts:
 
     def rate_and_left(self, phase: str) -> tuple[float, float | None]:
         done, total = self.passages if phase == "embed" else self.files
-        elapsed = time.monotonic() - self.began.get(phase, time.monotonic())
-        if done <= 0 or elapsed <= 0:
+        since, done_then = self.began.get(phase, (time.monotonic(), done))
+        elapsed = time.monotonic() - since
+        if done <= done_then or elapsed <= 0:
             return 0.0, None
-        rate = done / elapsed
+        rate = (done - done_then) / elapsed
         return rate, (total - done) / rate
 
 
