@@ -69,7 +69,7 @@ class QAApp(RebuildActions, App):
     CSS_PATH = "app.tcss"
     TITLE = "Article QA"
     BINDINGS = [
-        Binding("f1", "help", "Help"),
+        Binding("f1", "help", "Help", show=False),  # named in the question box placeholder; the footer is full at 80 columns
         Binding("ctrl+r", "rebuild", "Rebuild"),
         Binding("ctrl+n", "new_chat", "New chat"),
         Binding("ctrl+s", "save", "Save"),
