@@ -206,7 +206,12 @@ def _write(settings, embedder, base, report, new_docs, gone, renames, touched, p
             if cancelled():
                 raise Cancelled("Rebuild cancelled; the index is unchanged.")
             batch = todo[begin : begin + step]
-            vectors = embedder.embed([text_of[k] for k in batch])
+
+            def within(done: int, _total: int, begin: int = begin) -> None:
+                progress(BuildProgress("embed", begin + done, total))
+
+            # Finer steps inside a batch, where the embedder reports them: progress moves on a slow machine.
+            vectors = embedder.embed([text_of[k] for k in batch], progress=within)
             for key, vec in zip(batch, vectors):
                 known[key] = vec
             progress(BuildProgress("embed", min(begin + step, total), total))

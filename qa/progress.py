@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from typing import TextIO
 
@@ -57,7 +58,8 @@ class _Counts:
 
 
 class PlainLines:
-    """One line at most every `every` seconds, on a stream that is not a terminal."""
+    """A line every `every` seconds on a stream that is not a terminal, from a ticker thread: a long embedding
+    batch or the model's start-up still shows the run is alive."""
 
     def __init__(self, stream: TextIO, every: float) -> None:
         self.stream = stream
@@ -65,13 +67,29 @@ class PlainLines:
         self.counts = _Counts()
         self.last = time.monotonic()
         self.phase = ""
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        if every > 0:
+            self._ticker = threading.Thread(target=self._tick, name="qa-progress", daemon=True)
+            self._ticker.start()
 
     def __call__(self, p: BuildProgress) -> None:
-        self.counts.update(p)
-        if p.phase in ("read", "embed"):
-            self.phase = p.phase
+        with self._lock:
+            self.counts.update(p)
+            if p.phase in ("read", "embed"):
+                self.phase = p.phase
+            if p.phase in ("read", "embed"):
+                self._maybe_write()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.every):
+            with self._lock:
+                self._maybe_write()
+
+    def _maybe_write(self) -> None:
         now = time.monotonic()
-        if p.phase not in ("read", "embed") or now - self.last < self.every:
+        if not self.phase or now - self.last < self.every:
             return
         self.last = now
         self.stream.write(self.line() + "\n")
@@ -82,6 +100,8 @@ class PlainLines:
         parts = [f"{c.files[0]}/{c.files[1]} files read"]
         if c.passages[1]:
             parts.append(f"{c.passages[0]}/{c.passages[1]} passages embedded")
+        elif self.phase == "read" and c.files[0] == c.files[1]:
+            parts.append("embedding starts (the model is loading)")
         rate, left = c.rate_and_left(self.phase)
         if rate:
             unit = "passages" if self.phase == "embed" else "files"
@@ -91,7 +111,9 @@ class PlainLines:
         return "Indexing: " + ", ".join(parts)
 
     def close(self) -> None:
-        pass
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=1)
 
 
 class Bar:

@@ -246,10 +246,28 @@ def test_plain_progress_lines_come_every_few_seconds_not_every_event(monkeypatch
     for done in range(256, 2561, 256):
         clock[0] += 1.0
         lines(BuildProgress("embed", done, 2560))
+    lines.close()
     shown = out.getvalue().splitlines()
     assert len(shown) == 2  # 10 s of events, a line every 5 s
     # At t=110: 2304 passages in the 10 s since reading ended.
     assert shown[-1] == "Indexing: 1/1 files read, 2304/2560 passages embedded, 230.4 passages/s, about 1 s left to embed"
+
+
+def test_plain_progress_lines_keep_coming_while_a_batch_or_the_model_load_takes_long():
+    import io
+    import time
+
+    from qa.indexer import BuildProgress
+    from qa.progress import PlainLines
+
+    out = io.StringIO()
+    lines = PlainLines(out, every=0.05)
+    lines(BuildProgress("read", 3, 3))  # all files read; then nothing for a while (the model loads)
+    time.sleep(0.4)
+    lines.close()
+    shown = out.getvalue().splitlines()
+    assert len(shown) >= 3
+    assert all(line.startswith("Indexing: 3/3 files read, embedding starts") for line in shown)
 
 
 # 7. Small words ------------------------------------------------------------------------------------
