@@ -102,7 +102,8 @@ class PlainLines:
             parts.append(f"{c.passages[0]}/{c.passages[1]} passages embedded")
         elif self.phase == "read" and c.files[0] == c.files[1]:
             parts.append("embedding starts (the model is loading)")
-        rate, left = c.rate_and_left(self.phase)
+        reading_done = self.phase == "read" and c.files[0] >= c.files[1]
+        rate, left = c.rate_and_left(self.phase) if not reading_done else (0.0, None)
         if rate:
             unit = "passages" if self.phase == "embed" else "files"
             parts.append(f"{rate:.1f} {unit}/s")
