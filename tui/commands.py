@@ -9,7 +9,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("/since DATE", "only articles dated on or after DATE (YYYY-MM-DD)"),
     ("/until DATE", "only articles dated on or before DATE"),
     ("/dates off", "search all articles again"),
-    ("/undated on, /undated off", "with a date filter: search articles without a date too, or not"),
+    ("/undated on|off", "with a date filter: search articles without a date too, or not"),
     ("/new", "new chat (ctrl+n)"),
     ("/save", "save the conversation as Markdown (ctrl+s)"),
     ("/rebuild", "update the index (ctrl+r)"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -42,19 +43,22 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 )
 
 
-def help_text() -> Table:
+KEY_WIDTH = 20
+
+
+def _section(title: str, rows) -> Group:
     grid = Table.grid(padding=(0, 2))
-    grid.add_column(no_wrap=True, style="bold")
+    grid.add_column(no_wrap=True, style="bold", width=KEY_WIDTH)
     grid.add_column(ratio=1)
-    for section, rows in KEYS:
-        grid.add_row(Text(section, style="bold underline"), "")
-        for key, does in rows:
-            grid.add_row(key, does)
-        grid.add_row("", "")
-    grid.add_row(Text("Commands (type them in the question box)", style="bold underline"), "")
-    for usage, does in COMMANDS:
-        grid.add_row(usage, does)
-    return grid
+    for key, does in rows:
+        grid.add_row(key, does)
+    return Group(Text(title, style="bold underline"), grid, Text(""))
+
+
+def help_text() -> Group:
+    sections = [_section(title, rows) for title, rows in KEYS]
+    sections.append(_section("Commands (type them in the question box)", COMMANDS))
+    return Group(*sections)
 
 
 class HelpScreen(ModalScreen[None]):
