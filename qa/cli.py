@@ -228,6 +228,7 @@ def show(ctx, articles_dir, index_dir, model, target, context_lines) -> None:
     from .errors import BadPath
 
     settings = _settings(ctx, articles_dir, index_dir, model)
+    require_articles_dir(settings)
     src, first, last = _split_target(target, settings)
     assistant = _assistant(settings)
     source = assistant.find_source(src)
@@ -257,6 +258,8 @@ def status(ctx, articles_dir, index_dir, model, as_json) -> None:
     from .assistant import require_index
 
     settings = _settings(ctx, articles_dir, index_dir, model)
+    if settings.articles_dir.exists():
+        require_articles_dir(settings)  # a file given as the folder; a folder that is gone lists every article as removed
     assistant = _assistant(settings)
     require_index(assistant)
     st = assistant.status()

@@ -174,8 +174,8 @@ def test_asking_an_empty_index_says_it_is_empty(settings, real_embedder, monkeyp
 
 def test_articles_pointing_at_a_file_says_it_is_a_file(seeded):
     a_file = seeded.articles_dir / SEED_002
-    for command in ("index", "chat"):
-        r = run(command, "--articles", str(a_file))
+    for command in (["index"], ["chat"], ["show", "002"], ["status"]):
+        r = run(*command, "--articles", str(a_file))
         assert r.exit_code == 1
         assert "is a file, not a folder" in r.output and "--articles DIR" in r.output
 
