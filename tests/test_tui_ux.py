@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from qa.assistant import Assistant
-from tests.tui_helpers import SPOKESPERSON, ask, conversation_shown, make_app, settle, status_shown, visible
+from tests.tui_helpers import SPOKESPERSON, ask, conversation_shown, make_app, settle, sources_shown, status_shown, visible
 from tui.help import HelpScreen
 
 SIZE = (100, 30)
@@ -222,6 +222,7 @@ def test_chat_date_filter_says_what_it_left_out_and_undated_on_brings_them_back(
             shown = conversation_shown(app)
             assert "0 of 5 articles are dated since 2022-03-01" in " ".join(shown.split())
             assert "/undated on" in shown
+            assert "nothing was searched" in sources_shown(app)
             await ask(app, pilot, "/undated on")
             assert "+ undated" in status_shown(app)
             await ask(app, pilot, MINISTERS)

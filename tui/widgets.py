@@ -205,7 +205,9 @@ class SourcesView(OptionList):
             return
         if not answer.citations:
             self.border_title = f"Sources of answer {turn_number}"
-            self.add_option(Option(Text("Nothing in the articles matched.", style="dim"), disabled=True))
+            # Nothing retrieved at all happens when a date filter leaves no article to search.
+            said = "No passage to list: nothing was searched (see the note on the date filter)." if not answer.hits else "Nothing in the articles matched."
+            self.add_option(Option(Text(said, style="dim"), disabled=True))
             return
         self.border_title = f"Sources of answer {turn_number}" if answer.found else f"Nearest passages, not an answer ({turn_number})"
         self.add_options([Option(citation_renderable(c, answer.found)) for c in answer.citations])
