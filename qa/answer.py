@@ -41,6 +41,7 @@ class Citation:
             "text": p.text,
             "title": p.title,
             "date": p.date,
+            "page": p.page,  # PDF page of the passage; null for other kinds
             "also_in": [f"{a.source}:{a.line_start}-{a.line_end}" for a in self.also],
         }
 

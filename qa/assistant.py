@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 
 from .answer import Answer, Answerer, idf_weights
 from .config import Settings
-from .dates import DateCoverage, coverage
+from .datefilter import DateCoverage, coverage
 from .conversation import Conversation, Turn
 from .documents import FileEntry, Passage, Skipped, discover, read_document
+from .formats import kind_of
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import QAError, ArticleGone, BadPath, BadQuestion, IndexEmpty, IndexMissing
 from .indexer import BuildReport, ProgressFn, build_index
@@ -23,13 +24,29 @@ MAX_QUESTION_CHARS = 2000
 
 @dataclass(frozen=True)
 class Article:
-    """An article as the source viewer shows it: cleaned text and its passages."""
+    """An article as the source viewer shows it: cleaned (or extracted) text and its passages."""
 
     source: str
     text: str
     title: str
     date: str | None
     passages: tuple[Passage, ...]
+    kind: str = "text"  # "html", "pdf", "docx": the text shown was extracted from such a file
+    pages: tuple[int, ...] = ()  # PDF: the line of each page's marker
+
+    @property
+    def extracted_from(self) -> str:
+        """'' for a text file, else e.g. 'PDF': what the header says the text was extracted from."""
+        from .formats import LABELS
+
+        return "" if self.kind == "text" else LABELS.get(self.kind, self.kind)
+
+    def page_lines(self, page: int) -> tuple[int, int] | None:
+        """First and last line of a PDF page in the extracted text, or None if there is no such page."""
+        if not 1 <= page <= len(self.pages):
+            return None
+        last = self.pages[page] - 1 if page < len(self.pages) else self.text.count("\n") + 1
+        return self.pages[page - 1], last
 
 
 @dataclass(frozen=True)
@@ -137,7 +154,11 @@ class Assistant:
     # ------------------------------------------------------------ articles
 
     def article(self, source: str) -> Article:
-        """Read an article fresh from disk, split exactly as the index splits it."""
+        """Read an article fresh from disk, split exactly as the index splits it.
+
+        A web page, PDF or Word file shows its extracted text: from the cache by content hash (what the
+        index was built from), parsed again in the sandbox only when the file changed or the cache is gone.
+        """
         root = self.settings.articles_dir.resolve()
         path = (root / source).resolve()
         if root not in path.parents:
@@ -148,10 +169,20 @@ class Assistant:
                                   "Run `qa index` to update the index, then ask again.")
             raise BadPath(f"No article {source!r} in {root}.", "Use a path from a citation, e.g. qa show file.txt:3-5.")
         st = path.stat()
-        doc = read_document(FileEntry(source, path, st.st_size, st.st_mtime_ns))
+        entry = FileEntry(source, path, st.st_size, st.st_mtime_ns)
+        cache, digest = None, None
+        if kind_of(source) not in (None, "text"):
+            from .formats.cache import TextCache
+            from .indexer import _sha256
+
+            try:
+                cache, digest = TextCache(self.settings.index_dir), _sha256(entry)
+            except OSError:
+                pass  # read_document says why
+        doc = read_document(entry, cache=cache, sha256=digest, limits=self.settings.limits())
         if isinstance(doc, Skipped):
             raise BadPath(f"Cannot show {source}: {doc.reason}.", "Check the file.")
-        return Article(doc.source, doc.text, doc.title, doc.date, doc.passages)
+        return Article(doc.source, doc.text, doc.title, doc.date, doc.passages, doc.kind, doc.pages)
 
     def _indexed_sources(self) -> set[str]:
         try:

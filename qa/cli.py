@@ -145,6 +145,8 @@ def _print_report(report, as_json: bool, settings: Settings, brief: bool = False
     click.echo(f"  passages: {report.passages} in the index, {report.embedded} embedded now")
     for s in report.skipped:
         click.echo(f"  skipped:  {strip_controls(s.path)}: {s.reason}")
+    for w in report.warnings:
+        click.echo(f"  warning:  {strip_controls(w.path)}: {w.reason}")
     click.echo(f"  time:     {report.seconds:.2f} s")
 
 
@@ -194,10 +196,21 @@ def _date(value: str | None, flag: str) -> str | None:
 _LINES = re.compile(r"^(?P<a>\d+)(?:-(?P<b>\d+))?$")
 
 
-def _split_target(target: str, settings: Settings) -> tuple[str, int | None, int | None]:
-    """SOURCE[:FIRST[-LAST]] → (source, first, last); a bad line spec is a usage error that says so."""
+_PAGED = re.compile(r"^(?P<src>.+?):p(?P<page>\d+)(?::(?P<spec>.*))?$")
+
+
+def _split_target(target: str, settings: Settings) -> tuple[str, int | None, int | None, int | None]:
+    """SOURCE[:FIRST[-LAST]] or SOURCE:pPAGE[:FIRST[-LAST]] → (source, page, first, last); a bad line spec is a
+    usage error that says so."""
     if ":" not in target or (settings.articles_dir / target).is_file():
-        return target, None, None
+        return target, None, None, None
+    paged = _PAGED.match(target)
+    if paged:
+        page = int(paged.group("page"))
+        if paged.group("spec") is None:
+            return paged.group("src"), page, None, None
+        src, _, first, last = _split_target(f"{paged.group('src')}:{paged.group('spec')}", settings)
+        return src, page, first, last
     src, _, spec = target.rpartition(":")
     example = f"{src or 'FILE'}:17 or {src or 'FILE'}:3-5"
     m = _LINES.match(spec.strip())
@@ -211,7 +224,7 @@ def _split_target(target: str, settings: Settings) -> tuple[str, int | None, int
         raise click.BadParameter(f"The line range {spec} runs backwards: write the first line first ({last}-{first}).", param_hint="TARGET")
     if not src:
         raise click.BadParameter(f"Name the article before the colon, e.g. file.txt:{spec}.", param_hint="TARGET")
-    return src, first, last
+    return src, None, first, last
 
 
 @cli.command()
@@ -221,7 +234,7 @@ def _split_target(target: str, settings: Settings) -> tuple[str, int | None, int
               help="Show only N lines around the cited ones.")
 @click.pass_context
 def show(ctx, articles_dir, index_dir, model, target, context_lines) -> None:
-    """Print an article with the cited lines marked: SOURCE[:FIRST[-LAST]].
+    """Print an article with the cited lines marked: SOURCE[:FIRST[-LAST]], or SOURCE:pPAGE[:FIRST[-LAST]] for a PDF.
 
     SOURCE may be the start of a file name (`qa show 003`) when only one article starts that way.
     """
@@ -229,15 +242,25 @@ def show(ctx, articles_dir, index_dir, model, target, context_lines) -> None:
 
     settings = _settings(ctx, articles_dir, index_dir, model)
     require_articles_dir(settings)
-    src, first, last = _split_target(target, settings)
+    src, page, first, last = _split_target(target, settings)
     assistant = _assistant(settings)
     source = assistant.find_source(src)
     article = assistant.article(source)
+    if page is not None:
+        span = article.page_lines(page)
+        if span is None:
+            raise BadPath(f"{source} has no page {page}.", f"It has {len(article.pages)} pages." if article.pages else "Only a PDF has pages.")
+        if first is None:
+            first, last = span
+        elif not (span[0] <= first and last <= span[1]):
+            raise BadPath(f"Lines {first}-{last} are not on page {page} of {source} (lines {span[0]}-{span[1]}).", "Check the citation.")
     lines = article.text.split("\n")
     if first is not None and (first > len(lines) or last > len(lines)):
         raise BadPath(f"{source} has {len(lines)} lines; {first}-{last} is not among them.", "Check the line numbers.")
     header = " · ".join(x for x in (article.source, article.title, article.date) if x)
     click.echo(header)
+    if article.extracted_from:
+        click.echo(f"(text extracted from {article.extracted_from}; line numbers count this text{', [page N] lines start pages' if article.pages else ''})")
     click.echo("-" * min(len(header), 78))
     lo, hi = 1, len(lines)
     if first is not None and context_lines is not None:
@@ -266,7 +289,7 @@ def status(ctx, articles_dir, index_dir, model, as_json) -> None:
     if as_json:
         click.echo(json.dumps(st.__dict__, ensure_ascii=False, indent=2))
         return
-    from .dates import DateCoverage, status_line
+    from .datefilter import DateCoverage, status_line
 
     click.echo(f"Articles: {st.articles_dir} ({st.files} indexed)")
     click.echo(f"Index:    {st.index_dir} ({st.generation}, built {st.built_at})")

@@ -7,7 +7,7 @@ import json
 import click
 
 from .answer import Answer
-from .dates import DateCoverage, filter_note
+from .datefilter import DateCoverage, filter_note
 from .text import strip_controls
 
 SCORE_NOTE = "Scores: how close each passage is to the question in meaning (cosine similarity, at most 1.00); not a probability."

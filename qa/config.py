@@ -24,6 +24,13 @@ class Settings:
     max_file_bytes: int = int(DEFAULT_MAX_FILE_MB * 1024 * 1024)
     lock_wait: float = 10.0
     batch_size: int = 32
+    extract_seconds: float = 60.0  # per web page, PDF or Word file (QA_EXTRACT_SECONDS)
+    extract_mb: int = 1024  # memory of the process that parses them (QA_EXTRACT_MB)
+
+    def limits(self):
+        from .formats import Limits
+
+        return Limits(seconds=self.extract_seconds, memory_mb=self.extract_mb)
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
@@ -45,6 +52,8 @@ def load_settings(
         k=int(_env("QA_K") or 5),
         max_file_bytes=int(max_mb * 1024 * 1024),
         lock_wait=float(_env("QA_LOCK_WAIT") or 10.0),
+        extract_seconds=float(_env("QA_EXTRACT_SECONDS") or 60.0),
+        extract_mb=int(_env("QA_EXTRACT_MB") or 1024),
     )
 
 

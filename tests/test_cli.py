@@ -91,7 +91,8 @@ def test_index_ask_json_status_through_the_real_model(seeded):
     assert "new.txt" in r.output and "qa index" in r.output
     r = run("index", "--json")
     report = json.loads(r.output)
-    assert set(report) == {"added", "changed", "removed", "renamed", "unchanged", "skipped", "passages", "embedded", "seconds"}
+    # The keys stay; new ones are additions ("warnings": files indexed with a caveat).
+    assert {"added", "changed", "removed", "renamed", "unchanged", "skipped", "passages", "embedded", "seconds"} <= set(report)
     assert report["added"] == 1 and report["embedded"] == 1
 
 

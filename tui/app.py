@@ -24,7 +24,7 @@ from textual.worker import get_current_worker
 from qa.assistant import Assistant, validate_question
 from qa.config import Settings, debug_enabled
 from qa.conversation import Conversation
-from qa.dates import filter_note
+from qa.datefilter import filter_note
 from qa.errors import BadPath, IndexDamaged, IndexEmpty, IndexMismatch, IndexMissing, QAError
 
 from .commands import CommandError, parse_command

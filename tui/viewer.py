@@ -111,13 +111,16 @@ class SourceViewer(Screen):
         span = f"{highlight.first_line}" if highlight.first_line == highlight.last_line else f"{highlight.first_line}-{highlight.last_line}"
         head = Text(no_wrap=False)
         head.append(f"[{citation.n}] ", style="bold")
-        head.append(f"{literal(path)}:{span}", style="bold")
+        page = f"p{citation.passage.page}:" if citation.passage.page else ""
+        head.append(f"{literal(path)}:{page}{span}", style="bold")
         head.append(f"   citation {index + 1} of {len(self.citations)}", style="dim")
         if not self.found:
             head.append(" · nearest passage, not an answer", style="dim")
         head.append("\n")
         head.append(literal(article.title) or "(untitled)", style="italic")
         head.append(f" · {article.date or 'no date'} · score {citation.score:.2f}", style="dim")
+        if article.extracted_from:
+            head.append(f" · text extracted from {article.extracted_from}", style="dim")
         self.query_one("#viewer-head", Static).update(head)
         view = self.query_one("#article", ArticleView)
         view.show(article.text, highlight)
