@@ -68,3 +68,16 @@ def load_settings(
 
 def debug_enabled() -> bool:
     return _env("QA_DEBUG") not in (None, "0")
+
+
+def require_articles_dir(settings: Settings) -> None:
+    """The articles folder must be a folder; say which of the two ways it is not, and how to point elsewhere."""
+    from .errors import BadPath
+
+    path = settings.articles_dir
+    if path.is_dir():
+        return
+    how = "pass the folder that holds the articles with --articles DIR (or set QA_ARTICLES_DIR)."
+    if path.exists():
+        raise BadPath(f"{path} is a file, not a folder.", how[0].upper() + how[1:])
+    raise BadPath(f"The articles folder {path} does not exist.", "Create it, or " + how)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .config import Settings
+from .config import Settings, require_articles_dir
 from .documents import SPLITTER_VERSION, Document, FileEntry, Passage, Skipped, discover, read_document
 from .embedding import Embedder
 from .errors import BadPath, IndexMissing, QAError
@@ -84,9 +84,7 @@ def build_index(
     cancelled: Callable[[], bool] | None = None,
 ) -> BuildReport:
     """Update (or, with `full`, rebuild) the index under the writer lock; returns what happened."""
-    articles = settings.articles_dir
-    if not articles.is_dir():
-        raise BadPath(f"The articles folder {articles} does not exist.", "Create it or pass --articles DIR.")
+    require_articles_dir(settings)
     started = time.perf_counter()
     with writer_lock(settings.index_dir, settings.lock_wait):
         report = _build_locked(settings, embedder, full, progress or (lambda p: None), cancelled or (lambda: False), started)
@@ -241,7 +239,12 @@ def _write(settings, store, embedder, base, report, new_docs, gone, renames, tou
             if cancelled():
                 raise Cancelled("Rebuild cancelled; the index is unchanged.")
             batch = todo[begin : begin + step]
-            vectors = embedder.embed([text_of[k] for k in batch])
+
+            def within(done: int, _total: int, begin: int = begin) -> None:
+                progress(BuildProgress("embed", begin + done, total))
+
+            # Finer steps inside a batch, where the embedder reports them: progress moves on a slow machine.
+            vectors = embedder.embed([text_of[k] for k in batch], progress=within)
             for key, vec in zip(batch, vectors):
                 known[key] = vec
             progress(BuildProgress("embed", min(begin + step, total), total))

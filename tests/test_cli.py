@@ -77,7 +77,7 @@ def test_index_ask_json_status_through_the_real_model(seeded):
     r = run("ask", "Which TV channel interviewed Kalın?", "--json")
     assert r.exit_code == 0
     data = json.loads(r.output)
-    assert set(data) == {"question", "answer", "found", "citations"}
+    assert set(data) == {"question", "answer", "found", "citations", "retrieved"}  # retrieved: added by -k work, keys kept
     assert data["found"] is True and "A Haber" in data["answer"]
     c = data["citations"][0]
     for key in ("n", "source", "paragraph", "line_start", "line_end", "score", "text"):

@@ -12,7 +12,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 from qa.answer import Citation
-from qa.errors import QAError
+from qa.errors import BadPath, QAError
 
 from .render import Highlight, article_rows, literal, locate, shown_path
 
@@ -70,6 +70,7 @@ class SourceViewer(Screen):
         Binding("escape", "close", "Back"),
         Binding("n", "step(1)", "Next citation"),
         Binding("p", "step(-1)", "Previous citation"),
+        Binding("question_mark", "app.help", "Help", show=False),
         Binding("ctrl+q", "app.quit", "Quit", show=False, priority=True),
     ]
 
@@ -95,6 +96,12 @@ class SourceViewer(Screen):
         citation = self.citations[index]
         try:
             article = self.assistant.article(citation.passage.source)
+        except BadPath:
+            from .app import source_gone
+
+            message, hint = source_gone(citation.passage.source)
+            self.app.notify(f"{message}\n{hint}", title="Cannot open the source", severity="error")
+            return False
         except QAError as exc:
             self.app.notify(f"{exc.message}\n{exc.hint}".strip(), title="Cannot open the source", severity="error")
             return False

@@ -210,14 +210,15 @@ class LocalStore:
         rows = self._query(f"SELECT {R.COLUMNS} FROM passages WHERE source = ? ORDER BY paragraph", (source,))
         return [R.passage_of(r) for r in rows]
 
-    def ids_between(self, since: str | None, until: str | None) -> list[int]:
-        sql, args = "SELECT id FROM passages WHERE date IS NOT NULL", []
+    def ids_between(self, since: str | None, until: str | None, include_undated: bool = False) -> list[int]:
+        sql, args = "SELECT id FROM passages WHERE (date IS NOT NULL", []
         if since:
             sql += " AND date >= ?"
             args.append(since)
         if until:
             sql += " AND date <= ?"
             args.append(until)
+        sql += ") OR date IS NULL" if include_undated else ")"
         return [r[0] for r in self._query(sql, args)]
 
     def files(self) -> dict[str, FileRecord]:

@@ -104,13 +104,14 @@ class MilvusStore:
         rows = self._q(_query_all, self.client, self.names.passages, f"source == {lit(source)}", ["id", *FIELDS])
         return sorted((_passage(r) for r in rows), key=lambda p: p.paragraph)
 
-    def ids_between(self, since: str | None, until: str | None) -> list[int]:
+    def ids_between(self, since: str | None, until: str | None, include_undated: bool = False) -> list[int]:
         parts = ["date is not null"]
         if since:
             parts.append(f"date >= {lit(since)}")
         if until:
             parts.append(f"date <= {lit(until)}")
-        return [int(r["id"]) for r in self._q(_query_all, self.client, self.names.passages, " and ".join(parts), ["id"])]
+        flt = "(" + " and ".join(parts) + ")" + (" or date is null" if include_undated else "")
+        return [int(r["id"]) for r in self._q(_query_all, self.client, self.names.passages, flt, ["id"])]
 
     def files(self) -> dict[str, FileRecord]:
         rows = self._q(_query_all, self.client, self.names.files, 'fid != ""', list(FILE_FIELDS))
