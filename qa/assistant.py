@@ -10,7 +10,7 @@ from .answer import Answer, Answerer, idf_weights
 from .config import Settings
 from .conversation import Conversation, Turn
 from .documents import FileEntry, Passage, Skipped, discover, read_document
-from .embedding import Embedder, SentenceTransformerEmbedder
+from .embedding import Embedder, embedder_for, identity
 from .errors import BadQuestion, IndexMissing
 from .indexer import BuildReport, ProgressFn, build_index
 from .retrieval import Hit, Mode, Retriever
@@ -61,7 +61,7 @@ class Assistant:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None, mode: Mode = "hybrid") -> None:
         self.settings = settings
-        self.embedder = embedder or SentenceTransformerEmbedder(settings.model, settings.batch_size)
+        self.embedder = embedder or embedder_for(settings)
         self.mode = mode
         self.answerer = Answerer()
         self._index: Index | None = None
@@ -82,7 +82,7 @@ class Assistant:
                 old.close()
             if self._index is None:
                 self._index = Index.open(self.settings.index_dir, model=None)
-                check_compatible(self._index.meta, self.embedder.name)
+                check_compatible(self._index.meta, self.embedder.name, *identity(self.embedder))
             return self._index
 
     def has_index(self) -> bool:

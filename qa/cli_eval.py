@@ -34,9 +34,9 @@ def _settings(ctx: click.Context, **given) -> Settings:
 
 def _embedder(settings: Settings):
     """The real model (tests replace this with the fake embedder)."""
-    from .embedding import SentenceTransformerEmbedder
+    from .embedding import embedder_for
 
-    return SentenceTransformerEmbedder(settings.model, settings.batch_size)
+    return embedder_for(settings)
 
 
 def _fmt(value) -> str:
