@@ -7,7 +7,7 @@ whose checksums do not match (a damaged or half-copied file) is exported again, 
 are written beside the cache folder and renamed into place, under a lock, so two processes starting at
 once export once and a crash mid-export leaves nothing half-written in use.
 
-This module imports torch only inside `export()`: the question path never reaches it once the model
+This module imports torch only inside the export itself: the question path never reaches it once the model
 is cached.
 """
 
@@ -238,36 +238,18 @@ def _export_fp32(name: str, out: Path) -> dict:
 
 def _quantize(fp32: Exported, out: Path, quantization: str) -> dict:
     """Dynamic int8 quantization of the weights (activations stay float), from the fp32 export."""
+    import logging
+
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(fp32.model), str(out / MODEL_FILE), weight_type=QuantType.QInt8)
+    root = logging.getLogger()
+    level, root.level = root.level, logging.ERROR  # its advice to pre-process is for image models
+    try:
+        quantize_dynamic(str(fp32.model), str(out / MODEL_FILE), weight_type=QuantType.QInt8)
+    finally:
+        root.level = level
     shutil.copy(fp32.tokenizer, out / TOKENIZER_FILE)
     manifest = json.loads((fp32.folder / MANIFEST_FILE).read_text(encoding="utf-8"))
     manifest.pop("files", None)
     manifest["quantization"] = quantization
     return manifest
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m qa.embedding.export [--quantization int8] [MODEL]`: export now (make run does this)."""
-    import argparse
-
-    from ..config import DEFAULT_MODEL
-
-    parser = argparse.ArgumentParser(prog="python -m qa.embedding.export", description=main.__doc__)
-    parser.add_argument("model", nargs="?", default=os.environ.get("QA_MODEL") or DEFAULT_MODEL)
-    parser.add_argument("--quantization", choices=QUANTIZATIONS, default=None)
-    args = parser.parse_args(argv)
-    from . import default_quantization
-
-    try:
-        found = ensure_exported(args.model, args.quantization or default_quantization())
-    except QAError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return 1
-    print(f"ONNX model ready: {found.folder} ({found.bytes / 1e6:.1f} MB, exported in {found.seconds:.1f} s)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
