@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from bench.common import (ROOT, SEED_QUESTIONS, TARGET_100K, TARGET_ISSUE6, FakeEmbedder, _stamp_ok, _write_stamp, article_text,
-                          clear_query_cache, index_ok, log, make_embedder, percentile, read_scifact, rss_mb, scifact_queries,
+                          clear_query_cache, index_ok, log, make_embedder, percentile, read_scifact, rss_mb, run_identity, scifact_queries,
                           size_label, write_articles)
 
 
@@ -36,7 +36,7 @@ class AskArea:
         folder = self.cache / f"real-{self.plan.real_passages}"
         articles = write_articles(folder, docs, {"passages": self.plan.real_passages, "source": str(self.scifact)})
         index = folder / f"index-{self.tag}"
-        if not index_ok(index, self.model_name):
+        if not index_ok(index, self.model_name, identity=self.identity):
             shutil.rmtree(index, ignore_errors=True)
             log(f"ask: indexing {len(docs)} SciFact abstracts with the {self.model_desc} (cached afterwards)…")
         build_index(load_settings(articles=articles, index=index), self.embedder())
@@ -44,7 +44,7 @@ class AskArea:
 
     def synthetic_index(self, n: int) -> Path:
         index = self.cache / f"synthetic-{n}-{self.tag}"
-        if not (_stamp_ok(index, {"passages": n, "recipe": 1}) and index_ok(index / "index", self.model_name, n)):
+        if not (_stamp_ok(index, {"passages": n, "recipe": 1}) and index_ok(index / "index", self.model_name, n, self.identity)):
             log(f"ask: building a synthetic index of {n:,} passages (cached afterwards)…")
             self.worker("synth", "--index", str(index / "index"), "--passages", str(n), "--scifact", str(self.scifact))
             _write_stamp(index, {"passages": n, "recipe": 1})
@@ -122,7 +122,8 @@ def worker_synth(args) -> dict:
     index_dir.mkdir(parents=True)
     rng = np.random.default_rng(0)
     started = time.perf_counter()
-    writer = GenerationWriter(index_dir, None, Meta(FORMAT_VERSION, model, dim, SPLITTER_VERSION))
+    backend, quantization = run_identity(fake)
+    writer = GenerationWriter(index_dir, None, Meta(FORMAT_VERSION, model, dim, SPLITTER_VERSION, backend=backend, quantization=quantization))
     per_article, length, chunk = 10, 48, 20_000
     try:
         for begin in range(0, n, chunk):

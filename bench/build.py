@@ -94,10 +94,10 @@ class BuildArea:
 
         articles = write_articles(folder, [text_of(i) for i in range(n)], stamp)
         index_stamp = {**stamp, "format": FORMAT_VERSION, "splitter": SPLITTER_VERSION, "model": self.model_name, "real_vectors": real}
-        if not (_stamp_ok(index, index_stamp) and index_ok(index / "index", self.model_name)):
+        if not (_stamp_ok(index, index_stamp) and index_ok(index / "index", self.model_name, identity=self.identity)):
             shutil.rmtree(index, ignore_errors=True)
             index.mkdir(parents=True)
-            seeding = self.embedder() if real else PlaceholderEmbedder(self.model_name, self.dimension)
+            seeding = self.embedder() if real else PlaceholderEmbedder(self.model_name, self.dimension, self.identity)
             log(f"incremental: building the {n:,}-article index ({'real' if real else 'placeholder'} vectors; cached afterwards)…")
             report = build_index(load_settings(articles=articles, index=index / "index"), seeding, full=True)
             log(f"incremental: {report.files:,} files, {report.passages:,} passages in {report.seconds:.1f} s")

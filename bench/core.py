@@ -45,6 +45,12 @@ class BenchCore:
         return FakeEmbedder.name if self.fake else DEFAULT_MODEL
 
     @property
+    def identity(self) -> tuple[str, str]:
+        from bench.common import run_identity
+
+        return run_identity(self.fake)
+
+    @property
     def dimension(self) -> int:
         return FakeEmbedder.dimension if self.fake else 384
 
@@ -61,7 +67,7 @@ class BenchCore:
         self.add(section, key, label, None, unit, note=why)
 
     def worker(self, kind: str, *extra: str, timeout: float = 7200) -> dict:
-        args = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--cache", str(self.cache), *extra]
+        args = [sys.executable, str(ROOT / "bench" / "run.py"), "--worker", kind, "--cache", str(self.cache), *extra]
         if self.fake:
             args.append("--fake")
         _, proc = run_child(args, timeout=timeout)
