@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import (ROOT, SEED_QUESTIONS, TARGET_100K, TARGET_ISSUE6, FakeEmbedder, _stamp_ok, _write_stamp, article_text,
+from bench.common import (ROOT, SEED_QUESTIONS, TARGET_100K, TARGET_ISSUE6, TARGET_ISSUE11_100K, FakeEmbedder, _stamp_ok, _write_stamp, article_text,
                           clear_query_cache, index_ok, log, make_embedder, percentile, read_scifact, rss_mb, run_identity, scifact_queries,
                           size_label, write_articles)
 
@@ -70,7 +70,8 @@ class AskArea:
                 if passages == 100_000:
                     # Two targets: mark each, since one can be met while the other is missed.
                     mark = lambda limit: "✓" if r["p50_ms"] <= limit else "✗ missed"  # noqa: E731
-                    target = f"p50 ≤ {TARGET_100K:g} ms (issue 2) {mark(TARGET_100K)}; ≤ {TARGET_ISSUE6:g} ms (issue 6) {mark(TARGET_ISSUE6)}"
+                    target = (f"p50 ≤ {TARGET_ISSUE11_100K:g} ms (issue 11) {mark(TARGET_ISSUE11_100K)}; ≤ {TARGET_100K:g} ms (issue 2) {mark(TARGET_100K)}; "
+                              f"≤ {TARGET_ISSUE6:g} ms (issue 6) {mark(TARGET_ISSUE6)}")
                 else:
                     target, met = f"p50 ≤ {TARGET_ISSUE6:g} ms (issue 6)", r["p50_ms"] <= TARGET_ISSUE6
             self.add("ask", f"{key}.p50", f"p50 at {label}, {passages:,} passages", r["p50_ms"], "ms", target=target, met=met,
@@ -78,7 +79,7 @@ class AskArea:
                           f"CPU time p50 {r['cpu_p50_ms']:.1f} ms")
             self.add("ask", f"{key}.p95", f"p95 at {label}", r["p95_ms"], "ms")
             self.add("ask", f"{key}.rss", f"peak RSS of the asking process at {label}", r["peak_rss_mb"], "MB",
-                     note=f"model alone {r['rss_model_mb']:.0f} MB; index opened in {r['open_s']:.1f} s")
+                     note=f"{r['rss_model_mb']:.0f} MB after the model loaded; index opened in {r['open_s']:.1f} s")
             if key.startswith("synthetic") and r["p50_ms"] > TARGET_100K:
                 log(f"ask: p50 {r['p50_ms']:.1f} ms above {TARGET_100K:g} ms at {label}: profiling…")
                 prof = self.worker("ask", "--index", str(index), "--articles", str(articles), "--questions", questions,
@@ -220,7 +221,7 @@ def worker_ask(args) -> dict:
 
 # Pipeline stages of Assistant.ask, by the function that does each (cumulative time per question).
 STAGES = (
-    ("embed the question", "embedding.py", "embed_query"),
+    ("embed the question", "protocol.py", "embed_query"),
     ("dense search (FAISS, incl. embedding)", "retrieval.py", "_dense"),
     ("keyword search, total", "retrieval.py", "_keyword"),
     ("of which the FTS5 BM25 query", "store.py", "keyword_search"),

@@ -11,6 +11,19 @@ from bench.common import (ROOT, PlaceholderEmbedder, TimedEmbedder, _stamp_ok, _
 
 
 class BuildArea:
+    _torch_model = None
+
+    def torch_model(self):
+        """The same packaged model on sentence-transformers (torch): the baseline the build is measured against."""
+        if self._torch_model is None:
+            from qa.embedding.st_embedder import load_sentence_transformer
+            from qa.config import DEFAULT_MODEL
+
+            model = load_sentence_transformer(DEFAULT_MODEL)
+            model.encode(["warm-up passage so the first measured call is not the first forward pass"])
+            self._torch_model = model
+        return self._torch_model
+
     # ------------------------------------------------------------ build throughput
 
     def run_build(self) -> None:
@@ -52,7 +65,7 @@ class BuildArea:
             if self.fake:
                 emb.embed(plain)
             else:
-                emb._model.encode(plain, batch_size=emb.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+                self.torch_model().encode(plain, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
             encode_s = time.perf_counter() - started
             qa_rate = report.embedded / report.seconds if report.seconds else None
             plain_rate = len(plain) / encode_s if encode_s else None
@@ -62,8 +75,11 @@ class BuildArea:
             }
             self.add("build", f"{key}.qa", f"index build, {label}: {report.passages:,} passages in {report.seconds:.1f} s", qa_rate, "passages/s",
                      note="build_index(full=True), as `qa index --full`, warm process")
-            self.add("build", f"{key}.encode", f"plain `model.encode` over the same {len(plain):,} passages", plain_rate, "passages/s")
-            self.add("build", f"{key}.ratio", f"indexer / plain encode throughput, {label}", qa_rate / plain_rate if qa_rate and plain_rate else None, "×")
+            self.add("build", f"{key}.encode", f"plain `SentenceTransformer.encode` (torch, batch 32) over the same {len(plain):,} passages",
+                     plain_rate, "passages/s", note="one call over all of them: it sorts by length itself")
+            ratio = qa_rate / plain_rate if qa_rate and plain_rate else None
+            self.add("build", f"{key}.ratio", f"indexer / plain encode throughput, {label}", ratio, "×",
+                     target="≥ 2×" if not self.fake else "", met=(ratio is not None and ratio >= 2.0) if not self.fake else None)
 
     # ------------------------------------------------------------ incremental rebuilds
 

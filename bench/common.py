@@ -92,7 +92,8 @@ def size_label(n: int) -> str:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    # QA_* settings would change what is measured; the model cache stays, so no child exports again.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_") or k == "QA_CACHE_DIR"}
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["TOKENIZERS_PARALLELISM"] = "false"
     env.update(extra)

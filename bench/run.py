@@ -3,11 +3,13 @@
 regenerate the results table in docs/benchmarks.md from it.
 
 Sections (all by default, or one with --only NAME):
-  imports      python start, `import torch`, `import sentence_transformers`, model load (fresh processes)
-  build        index build throughput (the indexer's full build) beside a plain model.encode loop
+  imports      python start, `import qa.cli`, onnxruntime and the model load; torch/sentence-transformers beside (fresh processes)
+  export       the one-time ONNX export into an empty cache: seconds and size
+  build        index build throughput (the indexer's full build, ONNX Runtime) beside a plain SentenceTransformer.encode loop
   incremental  add one article / rescan / rename 1,000 files at 10,000 articles (real indexer, warm process)
   ask          warm answer latency p50/p95 and peak RSS at several index sizes (one worker process per size)
-  cli          `qa --help`, `qa ask` and `qa index --full` in fresh processes
+  cli          `qa --help`, `qa ask` (beside `import sentence_transformers`, and its peak RSS), an unknown model, an empty
+               folder and `qa index --full`, in fresh processes
   tui          the chat app's first paint and first answer (`python -m tui.measure --json`, if it exists)
 
 Expensive inputs (article folders, indexes) are cached under bench/cache/, so a second run is quick.
@@ -34,7 +36,7 @@ from bench.core import BenchCore  # noqa: E402
 from bench.startup import StartupArea  # noqa: E402
 from bench.table import render_table, update_readme  # noqa: E402
 
-SECTIONS = ("imports", "build", "incremental", "ask", "cli", "tui")
+SECTIONS = ("imports", "export", "build", "incremental", "ask", "cli", "tui")
 
 
 class Bench(StartupArea, BuildArea, AskArea, BenchCore):
