@@ -29,14 +29,14 @@ def quiet_hub_libraries() -> None:
         pass
 
 
-def load_sentence_transformer(name: str):
+def load_sentence_transformer(name: str, **options):
     """The SentenceTransformer for `name`, on the CPU, never from the network (see locate_model)."""
     path = locate_model(name)
     quiet_hub_libraries()
     from sentence_transformers import SentenceTransformer
 
     try:
-        return SentenceTransformer(path, device="cpu")
+        return SentenceTransformer(path, device="cpu", **options)
     except Exception as exc:  # many failure types (files, config): one message
         raise QAError(f"Could not load the embedding model {name!r}: {exc}".splitlines()[0], HINT) from exc
 
