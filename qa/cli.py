@@ -42,7 +42,7 @@ class _Group(click.Group):
 def _paths(f):
     f = click.option("--index", "index_dir", metavar="DIR", help="Index folder (default: index/ or $QA_INDEX_DIR).")(f)
     f = click.option("--articles", "articles_dir", metavar="DIR", help="Articles folder (default: articles/ or $QA_ARTICLES_DIR).")(f)
-    f = click.option("--model", metavar="NAME", help="sentence-transformers model name or path (default: packaged all-MiniLM-L6-v2, or $QA_MODEL).")(f)
+    f = click.option("--model", metavar="NAME", help="A sentence-transformers model folder, or a name in the Hugging Face cache (default: the packaged all-MiniLM-L6-v2, or $QA_MODEL).")(f)
     return f
 
 
@@ -139,6 +139,9 @@ def ask(ctx, articles_dir, index_dir, model, question, k, as_json, since, until)
     since, until = _date(since, "--since"), _date(until, "--until")
     assistant = _assistant(settings)
     require_index(assistant)
+    from .embedding import preload
+
+    preload(assistant.embedder)  # the model loads while the index opens
     answer = assistant.ask(text, k=k, since=since, until=until)
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))

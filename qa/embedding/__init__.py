@@ -46,8 +46,25 @@ def embedder_for(settings) -> Embedder:
     return make_embedder(settings.model, settings.batch_size, settings.backend)
 
 
+def preload(embedder: Embedder) -> None:
+    """Start loading the model in a background thread: a cold question then opens the index (faiss, numpy)
+    while the runtime session is made. A failure here is left for the next use of the model to report."""
+    load = getattr(embedder, "load", None)
+    if load is None or getattr(embedder, "backend", "") != "onnx":
+        return  # torch takes seconds to import: only worth it once the index is known to fit
+    import threading
+
+    def run() -> None:
+        try:
+            load()
+        except BaseException:  # noqa: the caller's own load() raises it again, with its one-line message
+            pass
+
+    threading.Thread(target=run, name="qa-model-load", daemon=True).start()
+
+
 __all__ = [
     "DEFAULT_QUANTIZATION", "Embedder", "ModelNotFound", "OnnxEmbedder", "Progress", "QueryCache",
     "SentenceTransformerEmbedder", "default_backend", "default_quantization", "embedder_for", "identity",
-    "locate_model", "make_embedder", "terminal_progress",
+    "locate_model", "make_embedder", "preload", "terminal_progress",
 ]
