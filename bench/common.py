@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # measure the checkout this script lives in
 
-DEFAULT_SCIFACT = ROOT.parent / "shared" / "bench" / "scifact"
+# ../shared beside the main checkout, or two levels up from a worktree under wt/.
+DEFAULT_SCIFACT = next((p for p in (ROOT.parent / "shared" / "bench" / "scifact", ROOT.parent.parent / "shared" / "bench" / "scifact")
+                        if p.exists()), ROOT.parent / "shared" / "bench" / "scifact")
 SEED_QUESTIONS = [
     "Where did the foreign ministers of Russia and Ukraine meet?",
     "Which TV channel interviewed Kalın?",

@@ -17,6 +17,8 @@ class BenchCore:
         self.plan = QUICK if args.quick else FULL
         if args.scifact_docs is not None:
             self.plan = Plan(**{**asdict(self.plan), "scifact_docs": args.scifact_docs})
+        if getattr(args, "sizes", None):
+            self.plan = Plan(**{**asdict(self.plan), "synthetic": tuple(args.sizes)})
         self.fake = args.fake
         self.cache = Path(args.cache).resolve()
         self.cache.mkdir(parents=True, exist_ok=True)

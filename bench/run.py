@@ -50,6 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--fake", action="store_true", help="a hashing embedder instead of the model (tests of the bench itself)")
     ap.add_argument("--scifact", default=str(DEFAULT_SCIFACT), help="SciFact in BEIR layout (default ../shared/bench/scifact)")
     ap.add_argument("--scifact-docs", type=int, default=None, help="abstracts for the build throughput figure (0: all)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=None, help="passages in the synthetic latency indexes (default 100000 1000000)")
     ap.add_argument("--real-10k", action="store_true", help="build the 10,000-article index with the real model instead of placeholder vectors (slow, cached)")
     ap.add_argument("--cache", default=str(ROOT / "bench" / "cache"), help="where built folders and indexes are kept")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))

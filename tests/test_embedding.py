@@ -203,6 +203,27 @@ def test_qa_ask_imports_neither_torch_nor_sentence_transformers_nor_transformers
     assert done.returncode == 0, done.stderr
     assert "Antalya" in done.stdout
     assert loaded_modules(done) == ["onnxruntime"]
+    # qa eval asks the same way.
+    questions = ROOT / "tests" / "data" / "questions.jsonl"
+    done, _ = qa_process("eval", "questions", str(questions), "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout[: done.stdout.index("MODULES ")])["questions"] > 0
+    assert loaded_modules(done) == ["onnxruntime"]
+
+
+@pytest.mark.slow
+def test_another_model_folder_runs_on_sentence_transformers_and_is_recorded(seeded, torch_embedder):
+    from qa.assistant import Assistant
+    from qa.embedding.locate import packaged_model_path
+    from qa.store import Index
+
+    settings = seeded.with_(model=str(packaged_model_path()))  # a model folder given by path, as a user would
+    assistant = Assistant(settings)
+    assert isinstance(assistant.embedder, SentenceTransformerEmbedder)
+    assistant.rebuild()
+    meta = Index.open(settings.index_dir).meta
+    assert (meta.model, meta.backend, meta.quantization) == (settings.model, "torch", "none")
+    assert "Antalya" in assistant.ask(QUESTION).text
 
 
 # ------------------------------------------------------------ nothing to do, no model
