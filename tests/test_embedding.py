@@ -304,12 +304,13 @@ def test_the_network_guard_itself_catches_a_connection(no_network):
 
 def test_unknown_model_fails_fast_in_one_line_with_no_network(no_network, seeded):
     env, log = no_network
-    done, seconds = qa_process("index", "--full", "--model", "nonexistent-model", env=env)
+    done, _ = qa_process("index", "--full", "--model", "nonexistent-model", env=env)
     assert done.returncode == 1
     err = done.stderr.strip()
     assert err.count("\n") == 0, err
     assert "'nonexistent-model'" in err and "sentence-transformers/nonexistent-model" in err and "--model" in err and "folder" in err
-    assert seconds < 10, seconds  # generous for a loaded machine: today's hub retries took 87 s
+    # Fast by construction, not by a timing assertion (make bench times it): no model library was imported
+    # and no socket was tried, so nothing could wait on a hub.
     assert loaded_modules(done) == []
     assert not log.exists(), log.read_text()
 
