@@ -11,6 +11,7 @@ Sections (all by default, or one with --only NAME):
   cli          `qa --help`, `qa ask` (beside `import sentence_transformers`, and its peak RSS), an unknown model, an empty
                folder and `qa index --full`, in fresh processes
   tui          the chat app's first paint and first answer (`python -m tui.measure --json`, if it exists)
+  formats      files/s reading web pages, PDFs and Word files beside plain text (bench/formats.py)
 
 Expensive inputs (article folders, indexes) are cached under bench/cache/, so a second run is quick.
 """
@@ -36,11 +37,16 @@ from bench.core import BenchCore  # noqa: E402
 from bench.startup import StartupArea  # noqa: E402
 from bench.table import render_table, update_readme  # noqa: E402
 
-SECTIONS = ("imports", "export", "build", "incremental", "ask", "cli", "tui")
+SECTIONS = ("imports", "export", "build", "incremental", "ask", "cli", "tui", "formats")
 
 
 class Bench(StartupArea, BuildArea, AskArea, BenchCore):
     """One area per module; each `run_<section>` adds its figures."""
+
+    def run_formats(self) -> None:
+        from bench.formats import run
+
+        run(self)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -28,6 +28,13 @@ class Settings:
     batch_size: int = 32
     backend: str | None = None  # None: ONNX Runtime for the packaged model, torch for any other
 
+    extract_seconds: float = 60.0  # per web page, PDF or Word file (QA_EXTRACT_SECONDS)
+    extract_mb: int = 1024  # memory of the process that parses them (QA_EXTRACT_MB)
+
+    def limits(self):
+        from .formats import Limits
+
+        return Limits(seconds=self.extract_seconds, memory_mb=self.extract_mb)
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
@@ -49,6 +56,8 @@ def load_settings(
         k=int(_env("QA_K") or 5),
         max_file_bytes=int(max_mb * 1024 * 1024),
         lock_wait=float(_env("QA_LOCK_WAIT") or 10.0),
+        extract_seconds=float(_env("QA_EXTRACT_SECONDS") or 60.0),
+        extract_mb=int(_env("QA_EXTRACT_MB") or 1024),
         backend=_backend(_env("QA_BACKEND")),
     )
 
@@ -76,3 +85,16 @@ def cache_dir() -> Path:
 
 def debug_enabled() -> bool:
     return _env("QA_DEBUG") not in (None, "0")
+
+
+def require_articles_dir(settings: Settings) -> None:
+    """The articles folder must be a folder; say which of the two ways it is not, and how to point elsewhere."""
+    from .errors import BadPath
+
+    path = settings.articles_dir
+    if path.is_dir():
+        return
+    how = "pass the folder that holds the articles with --articles DIR (or set QA_ARTICLES_DIR)."
+    if path.exists():
+        raise BadPath(f"{path} is a file, not a folder.", how[0].upper() + how[1:])
+    raise BadPath(f"The articles folder {path} does not exist.", "Create it, or " + how)
