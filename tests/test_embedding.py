@@ -233,8 +233,8 @@ def test_another_model_folder_runs_on_sentence_transformers_and_is_recorded(seed
 def test_empty_unchanged_or_only_skipped_folders_never_load_a_model(tmp_path, seed_index):
     articles, index = tmp_path / "articles", tmp_path / "index"
     env = dict(os.environ, QA_ARTICLES_DIR=str(articles), QA_INDEX_DIR=str(index))
-    done, _ = qa_process("index", env=env)  # empty
-    assert done.returncode == 0, done.stderr
+    done, _ = qa_process("index", env=env)  # empty: nothing to index, said in one line, and no model loaded for it
+    assert done.returncode == 1 and "nothing to index" in done.stderr and done.stderr.strip().count("\n") == 0, done.stderr
     assert loaded_modules(done) == []
     (articles / "scan.pdf").write_bytes(b"%PDF-1.4\x00\x01\x02" * 100)
     (articles / "blank.txt").write_text("   \n\n")
