@@ -195,7 +195,7 @@ def w_ask(args) -> dict:
     open_s = time.perf_counter() - started
     for q in questions[:5]:
         assistant.ask(q)
-    from bench.run import clear_query_cache
+    from bench.common import clear_query_cache
 
     times, cpu = [], []
     for q in questions[5:]:
@@ -269,7 +269,7 @@ def run(bench) -> None:
     """Called by bench/run.py for the `scale` section: figures through bench.add."""
     import subprocess
 
-    from bench.run import child_env, log, size_label
+    from bench.common import child_env, log, size_label
 
     n = 20_000 if bench.args.quick else 1_000_000
     folder = bench.cache / f"scale-{n}"

@@ -23,7 +23,7 @@ QUESTION_SETS = ("tests/data/questions.jsonl", "tests/data/questions_dev.jsonl")
 
 
 def _eval(args: list[str], store: str, work: Path) -> dict:
-    from bench.run import child_env
+    from bench.common import child_env
 
     env = child_env(QA_STORE=store, QA_INDEX_DIR=str(work / "index"), QA_ARTICLES_DIR=str(ROOT / "articles"))
     if store == "milvus" and os.environ.get("QA_BENCH_MILVUS_URI"):
@@ -36,7 +36,7 @@ def _eval(args: list[str], store: str, work: Path) -> dict:
 
 
 def run(bench) -> None:
-    from bench.run import log
+    from bench.common import log
 
     if bench.fake:
         bench.skip("stores", "scifact", "SciFact nDCG@10, Milvus vs FAISS", "nDCG@10", "skipped with --fake")

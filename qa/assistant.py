@@ -12,7 +12,7 @@ from .datefilter import DateCoverage, coverage
 from .conversation import Conversation, Turn
 from .documents import FileEntry, Passage, Skipped, discover, read_document
 from .formats import kind_of
-from .embedding import Embedder, SentenceTransformerEmbedder
+from .embedding import Embedder, embedder_for, identity
 from .errors import ArticleGone, BadPath, BadQuestion, IndexEmpty, IndexMissing, QAError
 from .indexer import BuildReport, ProgressFn, build_index
 from .retrieval import Hit, Mode, Retriever
@@ -84,7 +84,7 @@ class Assistant:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None, mode: Mode = "hybrid") -> None:
         self.settings = settings
-        self.embedder = embedder or SentenceTransformerEmbedder(settings.model, settings.batch_size)
+        self.embedder = embedder or embedder_for(settings)
         self.mode = mode
         self.answerer = Answerer()
         self._index: Store | None = None
@@ -105,7 +105,7 @@ class Assistant:
                 old.close()
             if self._index is None:
                 self._index = backend(self.settings).open(model=None)
-                check_compatible(self._index.meta, self.embedder.name)
+                check_compatible(self._index.meta, self.embedder.name, *identity(self.embedder))
             return self._index
 
     def has_index(self) -> bool:

@@ -46,6 +46,10 @@ class Meta:
     version: int = 0  # bumped by every committed update
     store: str = "faiss"
     extra: dict = field(default_factory=dict)  # free-form notes of a store (segment counts, index kind)
+    # What computed the vectors: another backend's (or quantization's) vectors are not comparable.
+    # An index from before these fields was built by sentence-transformers on torch.
+    backend: str = "torch"
+    quantization: str = "none"
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -59,13 +63,21 @@ class Meta:
         return cls(**{k: v for k, v in raw.items() if k in known})
 
 
-def check_compatible(meta: Meta, model: str) -> None:
+def check_compatible(meta: Meta, model: str, backend: str | None = None, quantization: str | None = None) -> None:
+    """Refuse an index whose vectors this configuration would not reproduce (backend/quantization: when given)."""
     if meta.format_version != FORMAT_VERSION:
         raise IndexMismatch(f"The index was written in format {meta.format_version}; this version reads format {FORMAT_VERSION}.", REBUILD_HINT)
     if meta.model != model:
         raise IndexMismatch(f"The index was built with model {meta.model!r}, but {model!r} is configured.", REBUILD_HINT)
+    if backend is not None and (meta.backend, meta.quantization) != (backend, quantization or "none"):
+        built, now = _backend_label(meta.backend, meta.quantization), _backend_label(backend, quantization or "none")
+        raise IndexMismatch(f"The index was built with the {built} backend, but {now} is configured.", REBUILD_HINT)
     if meta.splitter_version != SPLITTER_VERSION:
         raise IndexMismatch("The index was built by an older paragraph splitter.", REBUILD_HINT)
+
+
+def _backend_label(backend: str, quantization: str) -> str:
+    return backend if quantization == "none" else f"{backend} ({quantization})"
 
 
 def passage_fields() -> list[str]:
