@@ -7,11 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .answer import Answer, Answerer, idf_weights
+from .followups import SUMMARY_PASSAGES, continue_answer, summarize
 from .config import Settings
 from .conversation import Conversation, Turn
 from .documents import FileEntry, Passage, Skipped, discover, read_document
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import BadQuestion, IndexMissing
+from .intents import IntentDetector
+from .spelling import correct
 from .indexer import BuildReport, ProgressFn, build_index
 from .retrieval import Hit, Mode, Retriever
 from .store import Index, check_compatible
@@ -63,7 +66,9 @@ class Assistant:
         self.settings = settings
         self.embedder = embedder or SentenceTransformerEmbedder(settings.model, settings.batch_size)
         self.mode = mode
-        self.answerer = Answerer()
+        self.answerer = make_answerer(settings.reader)
+        # Overview and "tell me more" are told from questions by the embedder (qa/intents.py).
+        self.intents = IntentDetector(self.embedder) if settings.intents else None
         self._index: Index | None = None
         self._lock = threading.RLock()
 
@@ -112,16 +117,33 @@ class Assistant:
         until: str | None = None,
     ) -> Answer:
         question = validate_question(question)
-        query, context_terms = (conversation.contextual_query(question) if conversation else (question, []))
         # One index for the whole answer, held under the lock: a rebuild that finishes meanwhile (the app's
         # ctrl+r or watcher) closes the old generation only after this answer is composed.
         with self._lock:
             index = self.index()
-            hits = self.retriever(index).search(query, k or self.settings.k, since=since, until=until)
-            self.answerer.idf = _idf(index, tuple(sorted(set(words(query)))))
-            answer = self.answerer.compose(question, hits, query=query, context_terms=context_terms)
+            intent = self.intents.detect(question) if self.intents is not None else "question"
+            asked = question
+            if intent == "more" and conversation is not None and conversation.last_found is not None:
+                answer = continue_answer(question, conversation.last_found, index, conversation.shown, self.answerer)
+            elif intent == "summary":
+                hits = self.retriever(index).search(question, SUMMARY_PASSAGES, since=since, until=until)
+                answer = summarize(question, hits, index, self.answerer)
+            else:
+                asked = correct(question, index)  # "foregn" -> "foreign": the keyword side needs the word
+                rewritten = conversation.reask(asked) if conversation is not None else None
+                if rewritten:
+                    asked, query, context_terms = rewritten, rewritten, []
+                else:
+                    query, context_terms = conversation.contextual_query(asked) if conversation else (asked, [])
+                # A follow-up does not repeat what this chat has shown, unless the same question is asked again.
+                follow_up = conversation is not None and (bool(context_terms) or bool(rewritten))
+                shown = frozenset(conversation.shown) if follow_up and not conversation.asked_before(question) else frozenset()
+                hits = self.retriever(index).search(query, k or self.settings.k, since=since, until=until)
+                self.answerer.idf = _idf(index, tuple(sorted(set(words(query)))))
+                answer = self.answerer.compose(asked, hits, query=query, context_terms=context_terms, shown=shown)
         if conversation is not None:
-            conversation.add(Turn(question, query, answer.text, answer.found))
+            conversation.add(Turn(question, answer.query, answer.text, answer.found, asked))
+            conversation.remember(answer)
         return answer
 
     # ------------------------------------------------------------ articles
@@ -162,6 +184,20 @@ class Assistant:
         removed = sorted(s for s in known if s not in present)
         m = index.meta
         return Status(str(self.settings.articles_dir), str(self.settings.index_dir), m.generation, m.model, m.files, m.passages, m.built_at, added, changed, removed)
+
+
+def make_answerer(reader: str = "reader") -> Answerer:
+    """The default answerer reads with the shipped reader model; "rules" is today's rules alone (for comparison)."""
+    if reader == "rules":
+        return Answerer()
+    from .reader.runtime import default_reader
+
+    return Answerer(reader=default_reader(), **READER_DEFAULTS)
+
+
+# Chosen on the development data (docs/evaluation.md, "Reader"): tests/data/questions_dev.jsonl and the
+# development half of the held-out SQuAD articles. The scored sets are only measured.
+READER_DEFAULTS: dict = {}
 
 
 def _idf(index: Index, query_words: tuple[str, ...]) -> dict[str, float]:

@@ -24,6 +24,8 @@ class Settings:
     max_file_bytes: int = int(DEFAULT_MAX_FILE_MB * 1024 * 1024)
     lock_wait: float = 10.0
     batch_size: int = 32
+    reader: str = "reader"  # "reader" (the shipped model) or "rules" (word overlap alone); QA_READER
+    intents: bool = True  # overview and "tell me more" recognised by the embedder; QA_INTENTS=0 turns off
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
@@ -45,6 +47,8 @@ def load_settings(
         k=int(_env("QA_K") or 5),
         max_file_bytes=int(max_mb * 1024 * 1024),
         lock_wait=float(_env("QA_LOCK_WAIT") or 10.0),
+        reader=(_env("QA_READER") or "reader").lower(),
+        intents=_env("QA_INTENTS") not in ("0", "false", "no"),
     )
 
 

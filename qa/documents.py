@@ -21,7 +21,7 @@ from .text import (
 )
 
 # Bump when splitting changes: an index built by another splitter must be rebuilt, not mixed.
-SPLITTER_VERSION = 1
+SPLITTER_VERSION = 2  # 2: quotations stay whole
 SUFFIXES = {".txt", ".md", ".markdown"}
 # all-MiniLM-L6-v2 reads 256 word pieces; leave room for [CLS]/[SEP] and estimation error.
 MAX_PASSAGE_PIECES = 230
