@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """`make bench`: measure the assistant's speed, print each figure, write bench/results.json and
-regenerate the README's results table from it.
+regenerate the results table in docs/benchmarks.md from it.
 
 Sections (all by default, or one with --only NAME):
   imports      python start, `import torch`, `import sentence_transformers`, model load (fresh processes)
@@ -946,7 +946,7 @@ def git_commit() -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="bench/run.py", description="Measure speed; write bench/results.json and the README table.")
+    ap = argparse.ArgumentParser(prog="bench/run.py", description="Measure speed; write bench/results.json and the table in docs/benchmarks.md.")
     ap.add_argument("--quick", action="store_true", help="small sizes (a minute or two), for a smoke test")
     ap.add_argument("--only", choices=SECTIONS, action="append", help="run only this section (repeatable); other figures are kept from the previous results")
     ap.add_argument("--fake", action="store_true", help="a hashing embedder instead of the model (tests of the bench itself)")
@@ -955,7 +955,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--real-10k", action="store_true", help="build the 10,000-article index with the real model instead of placeholder vectors (slow, cached)")
     ap.add_argument("--cache", default=str(ROOT / "bench" / "cache"), help="where built folders and indexes are kept")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
-    ap.add_argument("--readme", default=str(ROOT / "README.md"), help="README whose table is regenerated ('' to skip)")
+    ap.add_argument("--readme", "--table", default=str(ROOT / "docs" / "benchmarks.md"), help="Markdown file whose results table is regenerated ('' to skip)")
     ap.add_argument("--note", default="", help="a remark stored with the machine description (e.g. other load)")
     # Internal: a fresh worker process for one measurement.
     ap.add_argument("--worker", choices=("ask", "synth"), help=argparse.SUPPRESS)

@@ -1,4 +1,4 @@
-"""The README's benchmark table, generated from bench/results.json (never typed by hand)."""
+"""The benchmark table (docs/benchmarks.md), generated from bench/results.json (never typed by hand)."""
 
 from __future__ import annotations
 

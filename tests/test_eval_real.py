@@ -1,6 +1,6 @@
 """Quality floors with the real model: the shipped question sets, and a small SciFact run.
 
-Each floor sits about 0.03 below the figure measured when it was set (README, "Evaluation"), so
+Each floor sits about 0.03 below the figure measured when it was set (docs/evaluation.md), so
 quality cannot fall silently; raise them when the figures rise.
 """
 
