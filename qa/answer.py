@@ -161,14 +161,14 @@ class Answerer:
             text = hit.passage.text
             for start, end in sentence_spans(text):
                 sentence = text[start:end]
-                if len(sentence.split()) < self.min_words or sentence_key(hit.passage, start) in shown:
+                if len(sentence.split()) < self.min_words:
                     continue
                 have = evidence_terms(sentence)
                 covered = frozenset(t for t in weights if holds(t, have))
                 overlap = sum(weights[t] for t in covered) / total
                 score = overlap + 0.8 * (hit.dense / top) + 0.3 * (hit.keyword / top_kw) - 0.05 * rank
                 score += shape_bonus(shape, _outside(sentence, weights))
-                out.append(Candidate(rank, start, end, score, covered))
+                out.append(Candidate(rank, start, end, score, covered, seen=sentence_key(hit.passage, start) in shown))
         out.sort(key=lambda c: -c.rule)
         return out
 
@@ -181,7 +181,9 @@ class Answerer:
         shown: frozenset = frozenset(),
         reader_question: str | None = None,
     ) -> Answer:
-        """The answer to `question` from `hits`; sentences in `shown` (sentence_key) are not repeated."""
+        """The answer to `question` from `hits`. A sentence in `shown` (sentence_key) may lead again when it is the
+        best answer to this new question (measured: excluding it cost the conversations their answers), but is
+        never added as a second or third sentence."""
         weights = self.weights(question, context_terms)
         ev = self.evidence(weights, hits)
         if not hits or (self.use_coverage and not self.is_answerable(ev)) or not self._stands_on_its_own_words(question, context_terms, hits):
@@ -210,7 +212,7 @@ class Answerer:
             if len(chosen) >= self.max_sentences:
                 break
             length = cand.end - cand.start
-            if not (cand.covered - covered) or used + length > self.max_chars or cand.rule < chosen[0].rule * 0.6:
+            if cand.seen or not (cand.covered - covered) or used + length > self.max_chars or cand.rule < chosen[0].rule * 0.6:
                 continue
             chosen.append(cand)
             covered |= cand.covered
@@ -222,7 +224,7 @@ class Answerer:
         holds it for an answer, and others follow only when they too score as answers."""
         pool = candidates[: self.reader_candidates]
         logits = self.reader.scores(question, [(hits[c.rank].passage.text[c.start : c.end], hits[c.rank].passage.title) for c in pool])
-        scored = [Candidate(c.rank, c.start, c.end, c.rule, c.covered, r) for c, r in zip(pool, logits)]
+        scored = [Candidate(c.rank, c.start, c.end, c.rule, c.covered, r, c.seen) for c, r in zip(pool, logits)]
         scored.sort(key=lambda c: -(c.reader + self.rule_weight * c.rule))
         best = scored[0]
         if best.reader < self.min_logit:
@@ -233,7 +235,7 @@ class Answerer:
             if len(chosen) >= self.max_sentences:
                 break
             length = cand.end - cand.start
-            if cand.reader < self.extra_logit or used + length > self.max_chars:
+            if cand.seen or cand.reader < max(self.extra_logit, self.min_logit) or used + length > self.max_chars:
                 continue
             chosen.append(cand)
             used += length
@@ -248,6 +250,7 @@ class Candidate:
     rule: float  # the rule score (word overlap, passage relevance, answer shape)
     covered: frozenset[str]  # question terms the sentence holds
     reader: float = 0.0  # the reader's logit, once read
+    seen: bool = False  # already shown in this chat: it may lead again (it answers), never follow
 
 
 def sentence_key(passage: Passage, start: int) -> tuple[str, int]:

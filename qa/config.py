@@ -24,7 +24,9 @@ class Settings:
     max_file_bytes: int = int(DEFAULT_MAX_FILE_MB * 1024 * 1024)
     lock_wait: float = 10.0
     batch_size: int = 32
-    reader: str = "reader"  # "reader" (the shipped model) or "rules" (word overlap alone); QA_READER
+    # "rules" (word overlap, passage scores, answer shapes) or "reader" (the trained model in qa/reader/model/, or
+    # $QA_READER_DIR); QA_READER. Rules by default: the reader trained so far does not beat them (docs/evaluation.md).
+    reader: str = "rules"
     intents: bool = True  # overview and "tell me more" recognised by the embedder; QA_INTENTS=0 turns off
 
     def with_(self, **changes) -> "Settings":
@@ -47,7 +49,7 @@ def load_settings(
         k=int(_env("QA_K") or 5),
         max_file_bytes=int(max_mb * 1024 * 1024),
         lock_wait=float(_env("QA_LOCK_WAIT") or 10.0),
-        reader=(_env("QA_READER") or "reader").lower(),
+        reader=(_env("QA_READER") or "rules").lower(),
         intents=_env("QA_INTENTS") not in ("0", "false", "no"),
     )
 

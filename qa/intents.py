@@ -22,7 +22,7 @@ PROTOTYPES: dict[str, tuple[str, ...]] = {
         "Give me an overview.",
         "Give me an overview of the news.",
         "Give me a summary.",
-        "What are the main points?",
+        "Give me the highlights.",
         "What is the news?",
         "Give me an overview of the country's diplomacy.",
         "Summarize what the articles say about the talks.",
@@ -58,7 +58,7 @@ PROTOTYPES: dict[str, tuple[str, ...]] = {
 class IntentDetector:
     embedder: object
     min_similarity: float = 0.50  # the nearest intent prototype must be at least this close
-    margin: float = 0.0  # and at least as close as than the nearest ordinary question
+    margin: float = 0.05  # and this much closer than the nearest ordinary question
     _vectors: dict = field(default_factory=dict)
 
     def _prototypes(self):

@@ -10,49 +10,32 @@ import pytest
 
 from qa.assistant import Assistant
 from qa.conversation import Conversation
-from qa.reader.runtime import MODEL_DIR, Reader, ReaderDamaged
+from qa.reader.runtime import Reader, ReaderDamaged
 from qa.text import split_sentences
 
 from .conftest import ROOT
 
-ELECTION = """Freedonia votes for a new president
-
-General elections were held in Freedonia on 4 May 2025 to elect the president and the National Assembly.
-
-Turnout was 61 percent, according to the electoral commission, and voting passed off peacefully in most districts.
-
-Rufus Firefly of the Liberty Party won the election with 54 percent of the vote, defeating the incumbent Ambassador Trentino.
-
-Trentino conceded on Monday evening and congratulated his rival, saying: "The people have spoken. I wish him well."
-"""
-
-PRODUCT = """Zentra unveils a new language model
-
-The Orla-3 language model can summarise documents, write code and answer questions in 40 languages.
-
-Zentra Labs, a company based in Oslo, released Orla-3 on Tuesday as an open model for researchers.
-
-The model is said to be twice as fast as its predecessor on the same hardware.
-"""
-
-
-def test_reader_loads_offline_from_the_shipped_weights_and_is_the_default(settings, monkeypatch):
+def test_reader_loads_offline_and_qa_reader_turns_it_on(settings, monkeypatch, tiny):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assistant = Assistant(settings)
-    reader = assistant.answerer.reader
-    assert isinstance(reader, Reader) and reader.model_dir == MODEL_DIR
-    answering, restating = reader.scores(
-        "Who won the election?",
-        [("Rufus Firefly won the election with 54 percent of the vote.", "Freedonia"),
-         ("General elections were held in Freedonia on 4 May 2025.", "Freedonia")],
-    )
-    assert answering > restating
-    assert "onnx" in (MODEL_DIR / "reader.json").read_text()
+    assert Assistant(settings).answerer.reader is None  # the rules stay the default until a reader beats them
+    import qa.reader.runtime as runtime
+
+    monkeypatch.setattr(runtime, "_DEFAULT", Reader(tiny[0]))
+    reader = Assistant(settings.with_(reader="reader")).answerer.reader
+    assert reader is runtime._DEFAULT
+    scores = reader.scores("Who won the election?", [("Rufus Firefly won the election.", "Freedonia"), ("Turnout was high.", "")])
+    assert len(scores) == 2
 
 
-def test_question_path_imports_neither_torch_nor_transformers():
+def test_a_missing_reader_model_says_what_to_do(tmp_path):
+    with pytest.raises(ReaderDamaged) as err:
+        Reader(tmp_path / "none").scores("Who won?", [("Firefly won.", "")])
+    assert "make train-reader" in err.value.hint
+
+
+def test_question_path_imports_neither_torch_nor_transformers(tiny):
     code = (
-        "import sys; from qa.reader.runtime import Reader; r = Reader(); "
+        f"import sys; from qa.reader.runtime import Reader; r = Reader({str(tiny[0])!r}); "
         "r.scores('Who won?', [('Firefly won the vote.', 'Freedonia')]); "
         "bad = [m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules]; print(bad)"
     )
@@ -61,9 +44,9 @@ def test_question_path_imports_neither_torch_nor_transformers():
     assert out.stdout.strip() == "[]"
 
 
-def test_damaged_weights_say_so_in_one_line(tmp_path):
+def test_damaged_weights_say_so_in_one_line(tmp_path, tiny):
     broken = tmp_path / "model"
-    shutil.copytree(MODEL_DIR, broken)
+    shutil.copytree(tiny[0], broken)
     data = bytearray((broken / "model.onnx").read_bytes())
     data[len(data) // 2] ^= 0xFF
     (broken / "model.onnx").write_bytes(bytes(data))
@@ -79,12 +62,19 @@ def test_a_quotation_with_a_full_stop_stays_one_sentence():
     assert split_sentences(curly)[0] == "\u201cWe are ready. We will host them,\u201d Erdo\u011fan said."
 
 
-def test_tiny_training_run_produces_a_loadable_model(tmp_path):
-    out = tmp_path / "tiny"
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """`python -m qa.reader.train --tiny` (what `make train-reader ARGS=--tiny` runs): the shipped slice, seconds."""
+    out = tmp_path_factory.mktemp("reader") / "tiny"
     run = subprocess.run([sys.executable, "-m", "qa.reader.train", "--tiny", "--out", str(out)],
                          capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert "training reader" in run.stderr  # the progress bar
+    return out, run.stderr
+
+
+def test_tiny_training_run_produces_a_loadable_model(tiny):
+    out, log = tiny
+    assert "training reader" in log  # the progress bar
     reader = Reader(out)
     scores = reader.scores("In what country is Normandy located?", [("Normandy is a region in France.", "Normans"), ("Rollo led them.", "Normans")])
     assert len(scores) == 2 and all(isinstance(s, float) for s in scores)
@@ -95,46 +85,10 @@ def test_tiny_training_run_produces_a_loadable_model(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def written(tmp_path_factory, real_embedder):
-    """Two articles written for these tests, indexed with the real model."""
-    from qa.config import load_settings
-
-    base = tmp_path_factory.mktemp("written")
-    (base / "articles").mkdir()
-    (base / "articles" / "election.txt").write_text(ELECTION)
-    (base / "articles" / "product.txt").write_text(PRODUCT)
-    s = load_settings(articles=base / "articles", index=base / "index")
-    a = Assistant(s, embedder=real_embedder)
-    a.rebuild()
-    yield a
-    a.close()
-
-
-@pytest.fixture(scope="module")
 def seed_assistant(seed_index, real_embedder):
     a = Assistant(seed_index, embedder=real_embedder)
     yield a
     a.close()
-
-
-@pytest.mark.slow
-def test_the_answering_sentence_beats_the_one_restating_the_question(written):
-    answer = written.ask("Who won the election in Freedonia?")
-    assert answer.found
-    assert "Firefly" in answer.sentences[0].text
-    answer = written.ask("Which company released Orla-3?")
-    assert answer.found and "Zentra Labs" in answer.sentences[0].text
-
-
-@pytest.mark.slow
-def test_near_domain_questions_are_refused(seed_assistant):
-    for q in (
-        "What was the outcome of Erdoğan's Sunday phone call with Putin?",
-        "Who is Turkey's defense minister?",
-        "Which Turkish city will Isaac Herzog visit in March?",
-        "What is the capital of Australia?",
-    ):
-        assert not seed_assistant.ask(q).found, q
 
 
 @pytest.mark.slow
