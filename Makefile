@@ -38,4 +38,4 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) index/gen-* index/CURRENT index/.lock
+	rm -rf $(VENV) index/gen-* index/CURRENT index/.lock index/extracted

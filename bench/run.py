@@ -9,6 +9,7 @@ Sections (all by default, or one with --only NAME):
   ask          warm answer latency p50/p95 and peak RSS at several index sizes (one worker process per size)
   cli          `qa --help`, `qa ask` and `qa index --full` in fresh processes
   tui          the chat app's first paint and first answer (`python -m tui.measure --json`, if it exists)
+  formats      files/s reading web pages, PDFs and Word files beside plain text (bench/formats.py)
 
 Expensive inputs (article folders, indexes) are cached under bench/cache/, so a second run is quick.
 """
@@ -33,7 +34,7 @@ if str(ROOT) not in sys.path:
 
 from bench.table import render_table, update_readme  # noqa: E402
 
-SECTIONS = ("imports", "build", "incremental", "ask", "cli", "tui")
+SECTIONS = ("imports", "build", "incremental", "ask", "cli", "tui", "formats")
 DEFAULT_SCIFACT = ROOT.parent / "shared" / "bench" / "scifact"
 SEED_QUESTIONS = [
     "Where did the foreign ministers of Russia and Ukraine meet?",
@@ -701,6 +702,11 @@ class Bench:
         self.details["cli"] = {"help_s": helps, "ask_s": asks, "index_s": builds}
 
     # ------------------------------------------------------------ chat app
+
+    def run_formats(self) -> None:
+        from bench.formats import run
+
+        run(self)
 
     def run_tui(self) -> None:
         labels = (("first_paint_ms", "chat app first paint"), ("first_answer_ms", "chat app first answer"), ("answer_ms_p50", "chat app answer p50"))

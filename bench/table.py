@@ -13,6 +13,7 @@ SECTION_TITLES = {
     "ask": "Warm answer latency (`Assistant.ask`)",
     "cli": "Command line",
     "tui": "Chat app",
+    "formats": "Reading article files (extraction and splitting)",
 }
 
 

@@ -42,6 +42,7 @@ class Citation:
             "text": p.text,
             "title": p.title,
             "date": p.date,
+            "page": p.page,  # PDF page of the passage; null for other kinds
             "also_in": [f"{a.source}:{a.line_start}-{a.line_end}" for a in self.also],
         }
 
@@ -282,7 +283,8 @@ def _answer(question: str, hits: list[Hit], query: str, chosen: list[Candidate],
 
 def _refusal(question: str, hits: list[Hit], query: str, ev: Evidence, confidence: float | None = None) -> Answer:
     """A refusal ("not in the articles") that lists the nearest passages as such."""
-    cites = tuple(Citation(n, h.passage, h.dense, (), h.also) for n, h in enumerate(hits[:3], start=1))
+    nearest = sorted(hits[:3], key=lambda h: -h.dense)  # listed closest first, by the score shown beside each
+    cites = tuple(Citation(n, h.passage, h.dense, (), h.also) for n, h in enumerate(nearest, start=1))
     return Answer(question, False, (), cites, tuple(hits), query or question, ev.dense if confidence is None else confidence)
 
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .answer import Answer, Answerer, idf_weights
 from .followups import SUMMARY_PASSAGES, continue_answer, summarize
 from .config import Settings
+from .datefilter import DateCoverage, coverage
 from .conversation import Conversation, Turn
 from .documents import FileEntry, Passage, Skipped, discover, read_document
+from .formats import kind_of
 from .embedding import Embedder, SentenceTransformerEmbedder
-from .errors import BadQuestion, IndexMissing
+from .errors import QAError, ArticleGone, BadPath, BadQuestion, IndexEmpty, IndexMissing
 from .intents import IntentDetector
 from .spelling import correct
 from .indexer import BuildReport, ProgressFn, build_index
@@ -25,13 +27,29 @@ MAX_QUESTION_CHARS = 2000
 
 @dataclass(frozen=True)
 class Article:
-    """An article as the source viewer shows it: cleaned text and its passages."""
+    """An article as the source viewer shows it: cleaned (or extracted) text and its passages."""
 
     source: str
     text: str
     title: str
     date: str | None
     passages: tuple[Passage, ...]
+    kind: str = "text"  # "html", "pdf", "docx": the text shown was extracted from such a file
+    pages: tuple[int, ...] = ()  # PDF: the line of each page's marker
+
+    @property
+    def extracted_from(self) -> str:
+        """'' for a text file, else e.g. 'PDF': what the header says the text was extracted from."""
+        from .formats import LABELS
+
+        return "" if self.kind == "text" else LABELS.get(self.kind, self.kind)
+
+    def page_lines(self, page: int) -> tuple[int, int] | None:
+        """First and last line of a PDF page in the extracted text, or None if there is no such page."""
+        if not 1 <= page <= len(self.pages):
+            return None
+        last = self.pages[page] - 1 if page < len(self.pages) else self.text.count("\n") + 1
+        return self.pages[page - 1], last
 
 
 @dataclass(frozen=True)
@@ -46,6 +64,11 @@ class Status:
     added: list[str]
     changed: list[str]
     removed: list[str]
+    touched: list[str] = field(default_factory=list)  # new modification time, same bytes: nothing to re-read
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # (old, new), same bytes
+    dated: int = 0  # articles with a date, and the span of those dates
+    date_first: str | None = None
+    date_last: str | None = None
 
 
 def validate_question(question: str) -> str:
@@ -116,18 +139,22 @@ class Assistant:
         k: int | None = None,
         since: str | None = None,
         until: str | None = None,
+        include_undated: bool = False,
     ) -> Answer:
         question = validate_question(question)
         # One index for the whole answer, held under the lock: a rebuild that finishes meanwhile (the app's
         # ctrl+r or watcher) closes the old generation only after this answer is composed.
         with self._lock:
             index = self.index()
+            if index.meta.passages == 0:
+                raise IndexEmpty(f"The index of {self.settings.articles_dir} is empty: no article has been indexed yet.",
+                                 f"Add {supported_kinds()} files to the folder, then run `qa index`.")
             intent = self.intents.detect(question) if self.intents is not None else "question"
             asked = question
             if intent == "more" and conversation is not None and conversation.last_found is not None:
                 answer = continue_answer(question, conversation.last_found, index, conversation.shown, self.answerer)
             elif intent == "summary":
-                hits = self.retriever(index).search(question, SUMMARY_PASSAGES, since=since, until=until)
+                hits = self.retriever(index).search(question, SUMMARY_PASSAGES, since=since, until=until, include_undated=include_undated)
                 answer = summarize(question, hits, index, self.answerer)
             else:
                 asked = correct(question, index)  # "foregn" -> "foreign": the keyword side needs the word
@@ -139,7 +166,7 @@ class Assistant:
                 # A follow-up does not repeat what this chat has shown, unless the same question is asked again.
                 follow_up = conversation is not None and (bool(context_terms) or bool(rewritten))
                 shown = frozenset(conversation.shown) if follow_up and not conversation.asked_before(question) else frozenset()
-                hits = self.retriever(index).search(query, k or self.settings.k, since=since, until=until)
+                hits = self.retriever(index).search(query, k or self.settings.k, since=since, until=until, include_undated=include_undated)
                 self.answerer.idf = _idf(index, tuple(sorted(set(words(query)))))
                 answer = self.answerer.compose(asked, hits, query=query, context_terms=context_terms, shown=shown)
         if conversation is not None:
@@ -150,18 +177,75 @@ class Assistant:
     # ------------------------------------------------------------ articles
 
     def article(self, source: str) -> Article:
-        """Read an article fresh from disk, split exactly as the index splits it."""
-        from .errors import BadPath
+        """Read an article fresh from disk, split exactly as the index splits it.
 
+        A web page, PDF or Word file shows its extracted text: from the cache by content hash (what the
+        index was built from), parsed again in the sandbox only when the file changed or the cache is gone.
+        """
         root = self.settings.articles_dir.resolve()
         path = (root / source).resolve()
-        if root not in path.parents or not path.is_file():
+        if root not in path.parents:
+            raise BadPath(f"No article {source!r} in {root}.", "Use a path from a citation, e.g. qa show file.txt:3-5.")
+        if not path.is_file():
+            if source in self._indexed_sources():
+                raise ArticleGone(source, f"{source} is no longer in {root}: it was removed or renamed after it was indexed.",
+                                  "Run `qa index` to update the index, then ask again.")
             raise BadPath(f"No article {source!r} in {root}.", "Use a path from a citation, e.g. qa show file.txt:3-5.")
         st = path.stat()
-        doc = read_document(FileEntry(source, path, st.st_size, st.st_mtime_ns))
+        entry = FileEntry(source, path, st.st_size, st.st_mtime_ns)
+        cache, digest = None, None
+        if kind_of(source) not in (None, "text"):
+            from .formats.cache import TextCache
+            from .indexer import _sha256
+
+            try:
+                cache, digest = TextCache(self.settings.index_dir), _sha256(entry)
+            except OSError:
+                pass  # read_document says why
+        doc = read_document(entry, cache=cache, sha256=digest, limits=self.settings.limits())
         if isinstance(doc, Skipped):
             raise BadPath(f"Cannot show {source}: {doc.reason}.", "Check the file.")
-        return Article(doc.source, doc.text, doc.title, doc.date, doc.passages)
+        return Article(doc.source, doc.text, doc.title, doc.date, doc.passages, doc.kind, doc.pages)
+
+    def _indexed_sources(self) -> set[str]:
+        try:
+            return set(self.index().files()) if self.has_index() else set()
+        except QAError:
+            return set()
+
+    def find_source(self, name: str) -> str:
+        """The article `name` names: itself, or the one article whose path or file name starts with it.
+
+        An ambiguous or unknown name raises BadPath listing the close matches."""
+        import difflib
+
+        root = self.settings.articles_dir.resolve()
+        name = name.strip().removeprefix("./")
+        path = (root / name).resolve()
+        if root in path.parents and path.is_file():
+            return path.relative_to(root).as_posix()
+        on_disk = [e.source for e in discover(root, self.settings.max_file_bytes)[0]] if root.is_dir() else []
+        known = sorted(set(on_disk) | self._indexed_sources())
+        base = lambda s: s.rsplit("/", 1)[-1]  # noqa: E731
+        starts = [s for s in known if s.startswith(name) or base(s).startswith(name)] if name else []
+        if len(starts) == 1:
+            return starts[0]
+        if starts:
+            listed = ", ".join(starts[:5]) + (f" and {len(starts) - 5} more" if len(starts) > 5 else "")
+            raise BadPath(f"{name!r} matches {len(starts)} articles: {listed}.", "Give more of the name.")
+        close = [s for s in known if name and name in s][:3] or difflib.get_close_matches(name, known, n=3, cutoff=0.5) or [
+            s for s in known if base(s) in difflib.get_close_matches(name, [base(k) for k in known], n=3, cutoff=0.5)
+        ]
+        hint = f"Close matches: {', '.join(close)}." if close else f"`qa status` says what is indexed; citations name files as FILE:LINES."
+        raise BadPath(f"No article {name!r} in {root}.", hint)
+
+    def date_coverage(self, since: str | None = None, until: str | None = None) -> DateCoverage:
+        """How many indexed articles are dated, and how many fall in [since, until]."""
+        return coverage([r.date for r in self.index().files().values()], since, until)
+
+    def indexed_files(self) -> int:
+        """Articles in the index; 0 when there is none (opens no model)."""
+        return self.index().meta.files if self.has_index() else 0
 
     # ------------------------------------------------------------ rebuilding
 
@@ -177,14 +261,54 @@ class Assistant:
         index = self.index()
         entries, _ = discover(self.settings.articles_dir, self.settings.max_file_bytes) if self.settings.articles_dir.is_dir() else ([], [])
         known = index.files()
-        added = sorted(e.source for e in entries if e.source not in known)
-        changed = sorted(
-            e.source for e in entries if e.source in known and (known[e.source].size, known[e.source].mtime_ns) != (e.size, e.mtime_ns)
-        )
         present = {e.source for e in entries}
         removed = sorted(s for s in known if s not in present)
+        added, changed, touched, renamed = [], [], [], []
+        # A file whose size or time moved is hashed, as `qa index` would: the same bytes are not a change.
+        gone_by_hash: dict[str, list[str]] = {}
+        for source in removed:
+            gone_by_hash.setdefault(known[source].sha256, []).append(source)
+        for e in entries:
+            old = known.get(e.source)
+            if old is not None and (old.size, old.mtime_ns) == (e.size, e.mtime_ns):
+                continue
+            digest = _sha256_or_none(e.path) if (old is not None and old.size == e.size) or (old is None and gone_by_hash) else None
+            if old is None:
+                if digest and gone_by_hash.get(digest):
+                    was = gone_by_hash[digest].pop(0)
+                    removed.remove(was)
+                    renamed.append((was, e.source))
+                else:
+                    added.append(e.source)
+            elif digest == old.sha256:
+                touched.append(e.source)
+            else:
+                changed.append(e.source)
         m = index.meta
-        return Status(str(self.settings.articles_dir), str(self.settings.index_dir), m.generation, m.model, m.files, m.passages, m.built_at, added, changed, removed)
+        dates = coverage([r.date for r in known.values()])
+        return Status(str(self.settings.articles_dir), str(self.settings.index_dir), m.generation, m.model, m.files, m.passages,
+                      m.built_at, sorted(added), sorted(changed), removed, sorted(touched), sorted(renamed),
+                      dates.dated, dates.first, dates.last)
+
+
+def _sha256_or_none(path) -> str | None:
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def supported_kinds() -> str:
+    """The file kinds the folder is searched for, as a user types them: ".md/.txt"."""
+    from .documents import SUFFIXES
+
+    return "/".join(sorted(SUFFIXES))
 
 
 def make_answerer(reader: str = "rules") -> Answerer:

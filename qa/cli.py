@@ -1,19 +1,21 @@
 """The `qa` command. Errors are translated here, once: a one-line message and an exit code.
 
-Exit codes: 0 ok; 1 a problem the user can fix (message says what to do); 2 bad usage.
+Exit codes: 0 ok (also when a reader such as `head` closes the pipe early); 1 a problem the user can fix
+(message says what to do); 2 bad usage.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import traceback
 
 import click
 
-from .config import Settings, debug_enabled, load_settings
-from .errors import BadPath, QAError
+from .config import Settings, debug_enabled, load_settings, require_articles_dir
+from .errors import NoArticles, QAError
 
 
 class _Group(click.Group):
@@ -24,6 +26,11 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except BrokenPipeError:
+            # `qa ask … | head -1`: the reader has what it wanted. Nothing more is written, and the
+            # interpreter's final flush must not complain either.
+            _quiet_stdout()
+            ctx.exit(0)
         except QAError as exc:
             if debug_enabled():
                 raise
@@ -37,6 +44,18 @@ class _Group(click.Group):
                 raise
             click.echo(f"Error: unexpected {type(exc).__name__}: {exc}".splitlines()[0] + " (set QA_DEBUG=1 for details)", err=True)
             ctx.exit(1)
+
+
+def _quiet_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (e.g. a test runner's buffer)
+        pass
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _paths(f):
@@ -81,17 +100,24 @@ def cli(ctx: click.Context, articles_dir, index_dir, model) -> None:
 @click.pass_context
 def index(ctx, articles_dir, index_dir, model, full, as_json, watch) -> None:
     """Build or update the index of the articles folder."""
-    from .embedding import terminal_progress
+    from .assistant import supported_kinds
+    from .documents import discover
+    from .progress import build_progress
 
     settings = _settings(ctx, articles_dir, index_dir, model)
+    require_articles_dir(settings)
     assistant = _assistant(settings)
-    bar = None if as_json else terminal_progress("Embedding")
-
-    def progress(p):
-        if bar and p.phase == "embed":
-            bar(p.done, p.total)
-
-    report = assistant.rebuild(full=full, progress=progress)
+    # Counted before any model loads: an empty folder is said at once, not after the model's start-up.
+    entries, skipped = discover(settings.articles_dir, settings.max_file_bytes)
+    if not entries and not watch and assistant.indexed_files() == 0:
+        why = f" ({_plural(len(skipped), 'file')} skipped, e.g. {skipped[0].path}: {skipped[0].reason})" if skipped else ""
+        raise NoArticles(f"No {supported_kinds()} files found in {settings.articles_dir}{why}: nothing to index.",
+                         "Put articles in it, or pass another folder with --articles DIR.")
+    progress = build_progress()
+    try:
+        report = assistant.rebuild(full=full, progress=progress)
+    finally:
+        progress.close()
     _print_report(report, as_json, settings)
     if watch:
         from .watch import watch_folder
@@ -112,48 +138,48 @@ def _print_report(report, as_json: bool, settings: Settings, brief: bool = False
     parts = [f"{len(report.added)} added", f"{len(report.changed)} changed", f"{len(report.removed)} removed",
              f"{len(report.renamed)} renamed", f"{report.unchanged} unchanged"]
     if brief:
-        click.echo(f"Index updated: {', '.join(parts)}; {report.embedded} passages embedded, {report.passages} in index ({report.seconds:.2f} s).")
+        click.echo(f"Index updated: {', '.join(parts)}; {_plural(report.embedded, 'passage')} embedded, {report.passages} in index ({report.seconds:.2f} s).")
         return
     click.echo(f"Indexed {settings.articles_dir}")
     click.echo(f"  files:    {report.files} ({', '.join(parts)})")
     click.echo(f"  passages: {report.passages} in the index, {report.embedded} embedded now")
     for s in report.skipped:
         click.echo(f"  skipped:  {strip_controls(s.path)}: {s.reason}")
+    for w in report.warnings:
+        click.echo(f"  warning:  {strip_controls(w.path)}: {w.reason}")
     click.echo(f"  time:     {report.seconds:.2f} s")
 
 
 @cli.command()
 @_paths
 @click.argument("question", nargs=-1, required=True)
-@click.option("-k", "k", type=click.IntRange(1, 50), default=None, help="Passages to retrieve (default 5).")
+@click.option("-k", "k", type=click.IntRange(1, 50), default=None,
+              help="Passages to retrieve (default 5); the ones not quoted are listed under their own heading.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--since", metavar="DATE", help="Only articles dated on or after DATE (YYYY-MM-DD).")
 @click.option("--until", metavar="DATE", help="Only articles dated on or before DATE (YYYY-MM-DD).")
+@click.option("--include-undated", is_flag=True, help="With --since/--until: search articles without a date too.")
 @click.pass_context
-def ask(ctx, articles_dir, index_dir, model, question, k, as_json, since, until) -> None:
-    """Answer QUESTION from the indexed articles, with numbered citations."""
+def ask(ctx, articles_dir, index_dir, model, question, k, as_json, since, until, include_undated) -> None:
+    """Answer QUESTION from the indexed articles, with numbered citations.
+
+    Scores are how close a passage is to the question in meaning (cosine similarity, at most 1.00);
+    they rank passages and are not probabilities.
+    """
     from .assistant import require_index, validate_question
+    from .cli_ask import print_answer
 
     settings = _settings(ctx, articles_dir, index_dir, model)
     text = validate_question(" ".join(question))
     since, until = _date(since, "--since"), _date(until, "--until")
+    if since and until and since > until:
+        raise click.BadParameter(f"--since {since} is after --until {until}: no date could match.", param_hint="--since/--until")
     assistant = _assistant(settings)
     require_index(assistant)
-    answer = assistant.ask(text, k=k, since=since, until=until)
-    if as_json:
-        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
-        return
-    click.echo(answer.text)
-    click.echo()
-    click.echo("Sources:" if answer.found else "Nearest passages (not an answer):")
-    for c in answer.citations:
-        p = c.passage
-        meta = " · ".join(x for x in (p.title, p.date) if x)
-        click.echo(f"  [{c.n}] {p.citation}  (score {c.score:.2f}){'  ' + meta if meta else ''}")
-        for a in c.also:
-            click.echo(f"       same text in {a.citation}")
-    click.echo()
-    click.echo("Read a source in full: qa show FILE:LINES", err=True)
+    answer = assistant.ask(text, k=k, since=since, until=until, include_undated=include_undated)
+    dates = assistant.date_coverage(since, until) if (since or until) else None
+    print_answer(answer, as_json=as_json, list_retrieved=k is not None, dates=dates, since=since, until=until,
+                 include_undated=include_undated)
 
 
 def _date(value: str | None, flag: str) -> str | None:
@@ -167,25 +193,74 @@ def _date(value: str | None, flag: str) -> str | None:
         raise click.BadParameter(f"{value!r} is not a date like 2022-03-01.", param_hint=flag) from None
 
 
+_LINES = re.compile(r"^(?P<a>\d+)(?:-(?P<b>\d+))?$")
+
+
+_PAGED = re.compile(r"^(?P<src>.+?):p(?P<page>\d+)(?::(?P<spec>.*))?$")
+
+
+def _split_target(target: str, settings: Settings) -> tuple[str, int | None, int | None, int | None]:
+    """SOURCE[:FIRST[-LAST]] or SOURCE:pPAGE[:FIRST[-LAST]] → (source, page, first, last); a bad line spec is a
+    usage error that says so."""
+    if ":" not in target or (settings.articles_dir / target).is_file():
+        return target, None, None, None
+    paged = _PAGED.match(target)
+    if paged:
+        page = int(paged.group("page"))
+        if paged.group("spec") is None:
+            return paged.group("src"), page, None, None
+        src, _, first, last = _split_target(f"{paged.group('src')}:{paged.group('spec')}", settings)
+        return src, page, first, last
+    src, _, spec = target.rpartition(":")
+    example = f"{src or 'FILE'}:17 or {src or 'FILE'}:3-5"
+    m = _LINES.match(spec.strip())
+    if not m:
+        raise click.BadParameter(f"{spec!r} is not a line spec: after the colon give a line or a range, e.g. {example}.", param_hint="TARGET")
+    first = int(m.group("a"))
+    last = int(m.group("b")) if m.group("b") else first
+    if first < 1:
+        raise click.BadParameter(f"Lines are numbered from 1, not {first}: e.g. {example}.", param_hint="TARGET")
+    if last < first:
+        raise click.BadParameter(f"The line range {spec} runs backwards: write the first line first ({last}-{first}).", param_hint="TARGET")
+    if not src:
+        raise click.BadParameter(f"Name the article before the colon, e.g. file.txt:{spec}.", param_hint="TARGET")
+    return src, None, first, last
+
+
 @cli.command()
 @_paths
 @click.argument("target")
-@click.option("--context", "context_lines", type=int, default=None, help="Show only N lines around the cited ones.")
+@click.option("--context", "context_lines", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Show only N lines around the cited ones.")
 @click.pass_context
 def show(ctx, articles_dir, index_dir, model, target, context_lines) -> None:
-    """Print an article with the cited lines marked: SOURCE[:FIRST[-LAST]]."""
+    """Print an article with the cited lines marked: SOURCE[:FIRST[-LAST]], or SOURCE:pPAGE[:FIRST[-LAST]] for a PDF.
+
+    SOURCE may be the start of a file name (`qa show 003`) when only one article starts that way.
+    """
+    from .errors import BadPath
+
     settings = _settings(ctx, articles_dir, index_dir, model)
-    m = re.match(r"^(?P<src>.+?)(?::(?P<a>\d+)(?:-(?P<b>\d+))?)?$", target)
-    if not m:
-        raise BadPath(f"Cannot read {target!r}.", "Use SOURCE, SOURCE:LINE or SOURCE:FIRST-LAST.")
-    first = int(m.group("a")) if m.group("a") else None
-    last = int(m.group("b")) if m.group("b") else first
-    article = _assistant(settings).article(m.group("src"))
+    require_articles_dir(settings)
+    src, page, first, last = _split_target(target, settings)
+    assistant = _assistant(settings)
+    source = assistant.find_source(src)
+    article = assistant.article(source)
+    if page is not None:
+        span = article.page_lines(page)
+        if span is None:
+            raise BadPath(f"{source} has no page {page}.", f"It has {len(article.pages)} pages." if article.pages else "Only a PDF has pages.")
+        if first is None:
+            first, last = span
+        elif not (span[0] <= first and last <= span[1]):
+            raise BadPath(f"Lines {first}-{last} are not on page {page} of {source} (lines {span[0]}-{span[1]}).", "Check the citation.")
     lines = article.text.split("\n")
-    if first is not None and (first < 1 or first > len(lines) or last < first):
-        raise BadPath(f"{m.group('src')} has {len(lines)} lines; {first}-{last} is not among them.", "Check the line numbers.")
+    if first is not None and (first > len(lines) or last > len(lines)):
+        raise BadPath(f"{source} has {len(lines)} lines; {first}-{last} is not among them.", "Check the line numbers.")
     header = " · ".join(x for x in (article.source, article.title, article.date) if x)
     click.echo(header)
+    if article.extracted_from:
+        click.echo(f"(text extracted from {article.extracted_from}; line numbers count this text{', [page N] lines start pages' if article.pages else ''})")
     click.echo("-" * min(len(header), 78))
     lo, hi = 1, len(lines)
     if first is not None and context_lines is not None:
@@ -206,22 +281,31 @@ def status(ctx, articles_dir, index_dir, model, as_json) -> None:
     from .assistant import require_index
 
     settings = _settings(ctx, articles_dir, index_dir, model)
+    if settings.articles_dir.exists():
+        require_articles_dir(settings)  # a file given as the folder; a folder that is gone lists every article as removed
     assistant = _assistant(settings)
     require_index(assistant)
     st = assistant.status()
     if as_json:
         click.echo(json.dumps(st.__dict__, ensure_ascii=False, indent=2))
         return
+    from .datefilter import DateCoverage, status_line
+
     click.echo(f"Articles: {st.articles_dir} ({st.files} indexed)")
     click.echo(f"Index:    {st.index_dir} ({st.generation}, built {st.built_at})")
     click.echo(f"Model:    {st.model}")
     click.echo(f"Passages: {st.passages}")
-    if not (st.added or st.changed or st.removed):
+    click.echo(f"Dates:    {status_line(DateCoverage(st.files, st.dated, st.dated, st.date_first, st.date_last))}")
+    for item in st.touched:
+        click.echo(f"  touched  {item} (same bytes, new modification time: nothing to re-read)")
+    if not (st.added or st.changed or st.removed or st.renamed):
         click.echo("Up to date: no article changed since the last build.")
         return
     for label, items in (("new", st.added), ("changed", st.changed), ("removed", st.removed)):
         for item in items:
             click.echo(f"  {label:8s} {item}")
+    for old, new in st.renamed:
+        click.echo(f"  renamed  {old} → {new}")
     click.echo("Run `qa index` to bring the index up to date.")
 
 
@@ -232,6 +316,7 @@ def status(ctx, articles_dir, index_dir, model, as_json) -> None:
 def chat(ctx, articles_dir, index_dir, model, watch) -> None:
     """Open the chat app (the default command)."""
     settings = _settings(ctx, articles_dir, index_dir, model)
+    require_articles_dir(settings)  # before anything loads: a wrong --articles is said at once
     try:
         from tui.app import run_app
     except ImportError as exc:

@@ -28,6 +28,13 @@ class Settings:
     # $QA_READER_DIR); QA_READER. Rules by default: the reader trained so far does not beat them (docs/evaluation.md).
     reader: str = "rules"
     intents: bool = True  # overview and "tell me more" recognised by the embedder; QA_INTENTS=0 turns off
+    extract_seconds: float = 60.0  # per web page, PDF or Word file (QA_EXTRACT_SECONDS)
+    extract_mb: int = 1024  # memory of the process that parses them (QA_EXTRACT_MB)
+
+    def limits(self):
+        from .formats import Limits
+
+        return Limits(seconds=self.extract_seconds, memory_mb=self.extract_mb)
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
@@ -51,8 +58,23 @@ def load_settings(
         lock_wait=float(_env("QA_LOCK_WAIT") or 10.0),
         reader=(_env("QA_READER") or "rules").lower(),
         intents=_env("QA_INTENTS") not in ("0", "false", "no"),
+        extract_seconds=float(_env("QA_EXTRACT_SECONDS") or 60.0),
+        extract_mb=int(_env("QA_EXTRACT_MB") or 1024),
     )
 
 
 def debug_enabled() -> bool:
     return _env("QA_DEBUG") not in (None, "0")
+
+
+def require_articles_dir(settings: Settings) -> None:
+    """The articles folder must be a folder; say which of the two ways it is not, and how to point elsewhere."""
+    from .errors import BadPath
+
+    path = settings.articles_dir
+    if path.is_dir():
+        return
+    how = "pass the folder that holds the articles with --articles DIR (or set QA_ARTICLES_DIR)."
+    if path.exists():
+        raise BadPath(f"{path} is a file, not a folder.", how[0].upper() + how[1:])
+    raise BadPath(f"The articles folder {path} does not exist.", "Create it, or " + how)

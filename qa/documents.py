@@ -5,24 +5,27 @@ from __future__ import annotations
 import os
 import re
 import stat
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from .dates import dateline_date, parse_date_line
+from .formats import SUFFIXES, Extracted, Limits, Unreadable, extract_bytes, kind_of, saved_page_folder
 from .text import (
-    clean_text,
-    decode_bytes,
     estimate_wordpieces,
     STOPWORDS,
-    looks_binary,
     sentence_spans,
     text_hash,
 )
 
+if TYPE_CHECKING:
+    from .formats.cache import TextCache
+    from .formats.sandbox import Sandbox
+
 # Bump when splitting changes: an index built by another splitter must be rebuilt, not mixed.
-SPLITTER_VERSION = 2  # 2: quotations stay whole
-SUFFIXES = {".txt", ".md", ".markdown"}
+SPLITTER_VERSION = 3  # 2: datelines, metadata title/date, PDF pages; 3: quotations stay whole
 # all-MiniLM-L6-v2 reads 256 word pieces; leave room for [CLS]/[SEP] and estimation error.
 MAX_PASSAGE_PIECES = 230
 MIN_PASSAGE_WORDS = 10
@@ -39,6 +42,7 @@ class Passage:
     text: str
     title: str = ""
     date: str | None = None  # ISO date of the article, when known
+    page: int | None = None  # PDF page (1-based) the passage is on; None for other kinds
 
     @property
     def key(self) -> str:
@@ -47,7 +51,8 @@ class Passage:
     @property
     def citation(self) -> str:
         span = f"{self.line_start}" if self.line_start == self.line_end else f"{self.line_start}-{self.line_end}"
-        return f"{self.source}:{span}"
+        # A PDF citation names its page: report.pdf:p2:14-16 (lines of the extracted text, as `qa show` prints it).
+        return f"{self.source}:p{self.page}:{span}" if self.page else f"{self.source}:{span}"
 
 
 @dataclass(frozen=True)
@@ -59,10 +64,13 @@ class Skipped:
 @dataclass(frozen=True)
 class Document:
     source: str
-    text: str  # cleaned text; line numbers match the file's
+    text: str  # cleaned text; line numbers match the file's (or the extracted text's, for HTML/PDF/DOCX)
     title: str
     date: str | None
     passages: tuple[Passage, ...]
+    kind: str = "text"  # "text", "html", "pdf", "docx" (qa.formats.KINDS)
+    warning: str = ""  # e.g. a web page read without its main-text extractor
+    pages: tuple[int, ...] = ()  # PDF: line of each page's marker line in `text`
 
 
 @dataclass(frozen=True)
@@ -79,14 +87,14 @@ class FileEntry:
 
 
 def discover(articles_dir: Path, max_bytes: int) -> tuple[list[FileEntry], list[Skipped]]:
-    """Every .txt/.md file under the folder (recursively, hidden entries excluded), sorted.
+    """Every article file (qa.formats.SUFFIXES: text, Markdown, web pages, PDF, Word) under the folder (recursively, hidden entries excluded), sorted.
 
     Costs one stat per file: a rescan of an unchanged folder reads no file contents.
     """
     found: list[FileEntry] = []
     skipped: list[Skipped] = []
     for root, dirs, files in os.walk(articles_dir, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not saved_page_folder(d, files))
         for name in sorted(files):
             if name.startswith(".") or Path(name).suffix.lower() not in SUFFIXES:
                 continue
@@ -113,72 +121,63 @@ def discover(articles_dir: Path, max_bytes: int) -> tuple[list[FileEntry], list[
     return found, skipped
 
 
-def read_document(entry: FileEntry) -> Document | Skipped:
-    """Read and split one file, or say in a few words why it is skipped."""
+def read_document(
+    entry: FileEntry,
+    sandbox: "Sandbox | None" = None,
+    cache: "TextCache | None" = None,
+    sha256: str | None = None,
+    limits: Limits | None = None,
+    retry_skipped: bool = False,
+) -> Document | Skipped:
+    """Read and split one file, or say in a few words why it is skipped.
+
+    Text is read here; web pages, PDFs and Word files are parsed by the sandbox (a child process with
+    time and memory limits), their text looked up in and added to the cache by content hash; so is a
+    skip reason, so an unreadable file is not parsed again until it changes (or `retry_skipped`).
+    """
+    kind = kind_of(entry.source) or "text"
+    if kind == "text":
+        try:
+            data = entry.path.read_bytes()
+        except PermissionError:
+            return Skipped(entry.source, "permission denied")
+        except OSError as exc:
+            return Skipped(entry.source, f"cannot read ({exc.strerror or exc})")
+        return parse_document(entry.source, data)
+    limits = limits or (sandbox.limits if sandbox is not None else Limits())
+    result = cache.get(sha256, skips=not retry_skipped, limits=limits) if (cache is not None and sha256) else None
+    if result is None:
+        if sandbox is None:
+            from .formats.sandbox import Sandbox
+
+            with Sandbox(limits) as own:
+                result = own.extract(entry.path, kind)
+        else:
+            result = sandbox.extract(entry.path, kind)
+        if cache is not None and sha256:
+            cache.put(sha256, result, limits)
+    if isinstance(result, str):
+        return Skipped(entry.source, result)
+    return document_from(entry.source, result)
+
+
+def parse_document(source: str, data: bytes, limits: Limits = Limits()) -> Document | Skipped:
+    """Parse bytes in this process (trusted input: text files, tests); the kind comes from the name."""
     try:
-        data = entry.path.read_bytes()
-    except PermissionError:
-        return Skipped(entry.source, "permission denied")
-    except OSError as exc:
-        return Skipped(entry.source, f"cannot read ({exc.strerror or exc})")
-    return parse_document(entry.source, data)
+        extracted = extract_bytes(kind_of(source) or "text", data, limits)
+    except Unreadable as exc:
+        return Skipped(source, exc.reason)
+    return document_from(source, extracted)
 
 
-def parse_document(source: str, data: bytes) -> Document | Skipped:
-    if not data.strip():
-        return Skipped(source, "empty file")
-    if looks_binary(data):
-        return Skipped(source, "binary file (contains NUL bytes)")
-    text = clean_text(decode_bytes(data))
-    if not text.strip():
-        return Skipped(source, "no readable text")
-    doc = split_document(source, text)
+def document_from(source: str, extracted: Extracted) -> Document | Skipped:
+    doc = split_document(source, extracted.text, extracted.title, extracted.date, extracted.pages)
     if not doc.passages:
         return Skipped(source, "no paragraphs of text")
-    return doc
+    return Document(doc.source, doc.text, doc.title, doc.date, doc.passages, extracted.kind, extracted.warning, extracted.pages)
 
 
 # ---------------------------------------------------------------- splitting
-
-_MONTHS = {m: i for i, m in enumerate(
-    "jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
-_MONTH = r"(?P<mon>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
-_TIME = r"(?:,?\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*(?:[AaPp]\.?[Mm]\.?|GMT|UTC|[A-Z]{2,4}))?)?"
-# A date prefix such as "date 2022-01-26 " at the start of a line; the rest of the line is text.
-_DATE_PREFIX = re.compile(r"^\s*(?:date|published|updated)\s*:?\s*(?P<iso>\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2})?\S*)?\s*", re.I)
-# Lines that are only a date (and maybe a time).
-_DATE_LINES = [
-    re.compile(r"^\s*(?:(?:date|published|updated|posted)\s*:?\s*)?(?P<iso>\d{4}-\d{2}-\d{2})" + _TIME + r"\s*$", re.I),
-    re.compile(r"^\s*(?:(?:date|published|updated|posted)\s*:?\s*)?(?P<day>\d{1,2})\s+" + _MONTH + r",?\s+(?P<year>\d{4})" + _TIME + r"\s*$", re.I),
-    re.compile(r"^\s*(?:(?:date|published|updated|posted)\s*:?\s*)?(?:\w+day,?\s+)?" + _MONTH + r"\s+(?P<day>\d{1,2}),?\s+(?P<year>\d{4})" + _TIME + r"\s*$", re.I),
-]
-
-
-def parse_date_line(line: str) -> tuple[str | None, int]:
-    """(ISO date, characters consumed) if the line is, or starts with, a date marker; else (None, 0)."""
-    for pattern in _DATE_LINES:
-        m = pattern.match(line)
-        if m:
-            iso = _iso(m)
-            if iso:
-                return iso, len(line)
-    m = _DATE_PREFIX.match(line)
-    if m:
-        iso = _iso(m)
-        if iso:
-            return iso, m.end()
-    return None, 0
-
-
-def _iso(m: re.Match) -> str | None:
-    try:
-        if m.groupdict().get("iso"):
-            return datetime.strptime(m.group("iso"), "%Y-%m-%d").date().isoformat()
-        month = _MONTHS[m.group("mon")[:3].lower()]
-        return date(int(m.group("year")), month, int(m.group("day"))).isoformat()
-    except ValueError:
-        return None
-
 
 def is_debris(line: str) -> bool:
     """Web-page leftovers: a long run of the same few tokens (icon names, menu items), no prose."""
@@ -210,10 +209,14 @@ class _Piece:
     end: int
 
 
-def split_document(source: str, text: str) -> Document:
+def split_document(
+    source: str, text: str, meta_title: str = "", meta_date: str | None = None, pages: tuple[int, ...] = ()
+) -> Document:
     """Blank-line paragraphs, with the article's date, title and page debris handled.
 
-    Line numbers are 1-based and match the file as an editor shows it.
+    Line numbers are 1-based and match the file as an editor shows it (or the extracted text). The date
+    is the file's metadata, else a date line, else a dateline opening the first paragraph; `pages` are
+    the lines of a PDF's page markers, which separate passages and are never part of one.
     """
     lines = text.split("\n")
     offsets = []
@@ -229,8 +232,11 @@ def split_document(source: str, text: str) -> Document:
     current: list[_Piece] = []
     in_front_matter = lines and lines[0].strip() == "---" and source.lower().endswith((".md", ".markdown"))
 
+    markers = set(pages)
     for i, line in enumerate(lines):
         number = i + 1
+        if number in markers:
+            line = ""
         if in_front_matter:
             if i > 0 and line.strip() in ("---", "..."):
                 in_front_matter = False
@@ -272,13 +278,38 @@ def split_document(source: str, text: str) -> Document:
     if current:
         blocks.append(current)
 
-    passages = [_make(source, text, block, title, article_date) for block in _merge_tiny(blocks, text)]
+    if pages:
+        blocks = [b for group in _by_page(blocks, pages) for b in _merge_tiny(group, text)]
+    else:
+        blocks = _merge_tiny(blocks, text)
+    title = meta_title or title
+    article_date = meta_date or article_date or _dateline(text, blocks)
+    passages = [_make(source, text, block, title, article_date) for block in blocks]
     passages = [p for chunk in passages for p in _split_long(chunk, text)]
     passages = [
-        Passage(p.source, n, p.line_start, p.line_end, p.char_start, p.char_end, p.text, title, article_date)
+        Passage(p.source, n, p.line_start, p.line_end, p.char_start, p.char_end, p.text, title, article_date,
+                bisect_right(pages, p.line_start) or None if pages else None)
         for n, p in enumerate(passages, start=1)
     ]
     return Document(source, text, title, article_date, tuple(passages))
+
+
+def _by_page(blocks: list[list[_Piece]], pages: tuple[int, ...]) -> list[list[list[_Piece]]]:
+    """Blocks grouped by page: tiny fragments merge within their page, so a passage has one page."""
+    groups: dict[int, list[list[_Piece]]] = {}
+    for block in blocks:
+        groups.setdefault(bisect_right(pages, block[0].line_start), []).append(block)
+    return [groups[k] for k in sorted(groups)]
+
+
+def _dateline(text: str, blocks: list[list[_Piece]]) -> str | None:
+    """The date of a dateline opening one of the first paragraphs, up to the first long (prose) one."""
+    for block in blocks[:3]:
+        first = text[block[0].start : block[0].end]
+        found = dateline_date(first)
+        if found or len(first.split()) > 20:
+            return found
+    return None
 
 
 def _block_words(block: list[_Piece], text: str) -> int:

@@ -21,6 +21,14 @@ class IndexMissing(QAError):
     pass
 
 
+class IndexEmpty(QAError):
+    """The index exists but holds no passages: there is nothing to answer from."""
+
+
+class NoArticles(QAError):
+    """The articles folder holds no file of a supported kind."""
+
+
 class IndexDamaged(QAError):
     pass
 
@@ -39,3 +47,11 @@ class BadQuestion(QAError):
 
 class BadPath(QAError):
     pass
+
+
+class ArticleGone(BadPath):
+    """A cited article is no longer on disk (removed or renamed since it was indexed)."""
+
+    def __init__(self, source: str, message: str, hint: str = "") -> None:
+        super().__init__(message, hint)
+        self.source = source

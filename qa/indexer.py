@@ -7,10 +7,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .config import Settings
+from .config import Settings, require_articles_dir
 from .documents import SPLITTER_VERSION, Document, FileEntry, Passage, Skipped, discover, read_document
 from .embedding import Embedder
 from .errors import BadPath, IndexMissing, QAError
+from .formats.cache import TextCache
+from .formats.sandbox import ParseCancelled, Sandbox
 from .locking import writer_lock
 from .store import FORMAT_VERSION, FileRecord, GenerationWriter, Index, Meta, check_compatible, touch_files
 
@@ -24,6 +26,7 @@ class BuildProgress:
     phase: str  # "scan", "read", "embed", "write", "done"
     done: int
     total: int
+    source: str = ""  # "read": the file being read (a PDF can take a while)
 
 
 @dataclass
@@ -34,6 +37,7 @@ class BuildReport:
     renamed: list[tuple[str, str]] = field(default_factory=list)  # (old, new)
     unchanged: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[Skipped] = field(default_factory=list)  # indexed, with a caveat (path, message)
     passages: int = 0  # total in the index afterwards
     embedded: int = 0  # passages sent to the model in this run
     files: int = 0
@@ -54,6 +58,7 @@ class BuildReport:
             "renamed": len(self.renamed),
             "unchanged": self.unchanged,
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "warnings": [{"path": w.path, "message": w.reason} for w in self.warnings],
             "passages": self.passages,
             "embedded": self.embedded,
             "seconds": round(self.seconds, 3),
@@ -79,9 +84,7 @@ def build_index(
     cancelled: Callable[[], bool] | None = None,
 ) -> BuildReport:
     """Update (or, with `full`, rebuild) the index under the writer lock; returns what happened."""
-    articles = settings.articles_dir
-    if not articles.is_dir():
-        raise BadPath(f"The articles folder {articles} does not exist.", "Create it or pass --articles DIR.")
+    require_articles_dir(settings)
     started = time.perf_counter()
     with writer_lock(settings.index_dir, settings.lock_wait):
         report = _build_locked(settings, embedder, full, progress or (lambda p: None), cancelled or (lambda: False), started)
@@ -100,13 +103,17 @@ def _build_locked(settings: Settings, embedder: Embedder, full: bool, progress: 
         if base is not None:
             check_compatible(base.meta, embedder.name)
     try:
-        return _update(settings, embedder, base, report, progress, cancelled)
+        # One parsing worker for the whole build, started only if a web page, PDF or Word file changed.
+        with Sandbox(settings.limits(), cancelled) as sandbox:
+            return _update(settings, embedder, base, report, progress, cancelled, sandbox)
+    except ParseCancelled:
+        raise Cancelled("Rebuild cancelled; the index is unchanged.") from None
     finally:
         if base is not None:
             base.close()
 
 
-def _update(settings, embedder, base: Index | None, report: BuildReport, progress: ProgressFn, cancelled) -> BuildReport:
+def _update(settings, embedder, base: Index | None, report: BuildReport, progress: ProgressFn, cancelled, sandbox: Sandbox) -> BuildReport:
     entries, report.skipped = discover(settings.articles_dir, settings.max_file_bytes)
     progress(BuildProgress("scan", len(entries), len(entries)))
     old_files = base.files() if base is not None else {}
@@ -129,10 +136,12 @@ def _update(settings, embedder, base: Index | None, report: BuildReport, progres
     for source, record in gone.items():
         gone_by_hash.setdefault(record.sha256, []).append(source)
     renames: list[tuple[str, FileRecord]] = []
+    cache = TextCache(settings.index_dir)
+    skipped_digests: set[str] = set()  # their skip reasons stay cached: not parsed again until they change
     for n, entry in enumerate(to_read, start=1):
         if cancelled():
             raise Cancelled("Rebuild cancelled; the index is unchanged.")
-        progress(BuildProgress("read", n, len(to_read)))
+        progress(BuildProgress("read", n, len(to_read), entry.source))
         try:
             digest = _sha256(entry)
         except OSError as exc:
@@ -151,10 +160,13 @@ def _update(settings, embedder, base: Index | None, report: BuildReport, progres
             renames.append((source_was, FileRecord(entry.source, entry.size, entry.mtime_ns, digest, was.title, was.date, was.passages)))
             report.renamed.append((source_was, entry.source))
             continue
-        doc = read_document(entry)
+        doc = read_document(entry, sandbox, cache, digest, retry_skipped=report.full)
         if isinstance(doc, Skipped):
             report.skipped.append(doc)
+            skipped_digests.add(digest)
             continue
+        if doc.warning:
+            report.warnings.append(Skipped(entry.source, doc.warning))
         (report.changed if old is not None else report.added).append(entry.source)
         new_docs.append((entry, doc, digest))
     # Files that became unreadable or empty leave the index too: it must not cite what cannot be shown.
@@ -170,13 +182,13 @@ def _update(settings, embedder, base: Index | None, report: BuildReport, progres
         report.generation = base.meta.generation if base is not None else ""
         if base is None:
             # Nothing to index yet still gives a valid, empty index: the app can open it.
-            return _write(settings, embedder, None, report, [], {}, [], touched, progress, cancelled)
+            return _write(settings, embedder, None, report, [], {}, [], touched, progress, cancelled, skipped_digests)
         return report
 
-    return _write(settings, embedder, base, report, new_docs, gone, renames, touched, progress, cancelled)
+    return _write(settings, embedder, base, report, new_docs, gone, renames, touched, progress, cancelled, skipped_digests)
 
 
-def _write(settings, embedder, base, report, new_docs, gone, renames, touched, progress, cancelled) -> BuildReport:
+def _write(settings, embedder, base, report, new_docs, gone, renames, touched, progress, cancelled, skipped_digests=frozenset()) -> BuildReport:
     import numpy as np
 
     meta = Meta(
@@ -208,7 +220,12 @@ def _write(settings, embedder, base, report, new_docs, gone, renames, touched, p
             if cancelled():
                 raise Cancelled("Rebuild cancelled; the index is unchanged.")
             batch = todo[begin : begin + step]
-            vectors = embedder.embed([text_of[k] for k in batch])
+
+            def within(done: int, _total: int, begin: int = begin) -> None:
+                progress(BuildProgress("embed", begin + done, total))
+
+            # Finer steps inside a batch, where the embedder reports them: progress moves on a slow machine.
+            vectors = embedder.embed([text_of[k] for k in batch], progress=within)
             for key, vec in zip(batch, vectors):
                 known[key] = vec
             progress(BuildProgress("embed", min(begin + step, total), total))
@@ -232,8 +249,17 @@ def _write(settings, embedder, base, report, new_docs, gone, renames, touched, p
     except BaseException:  # noqa: cleanup only; re-raised below
         writer.abort()
         raise
+    _prune_texts(settings, base, report, new_docs, renames, touched, skipped_digests)
     report.passages = writer.meta.passages
     report.files = writer.meta.files
     report.generation = final.name
     progress(BuildProgress("done", 1, 1))
     return report
+
+
+def _prune_texts(settings, base, report, new_docs, renames, touched, skipped_digests) -> None:
+    """Extracted texts of contents the new index no longer holds are dropped from the cache."""
+    dropped = set(report.removed) | set(report.changed) | {old for old, _ in renames}
+    keep = {r.sha256 for s, r in (base.files() if base is not None else {}).items() if s not in dropped}
+    keep |= set(skipped_digests) | {digest for _, _, digest in new_docs} | {r.sha256 for _, r in renames} | {r.sha256 for r in touched}
+    TextCache(settings.index_dir).prune(keep)

@@ -86,9 +86,10 @@ class Retriever:
         since: str | None = None,
         until: str | None = None,
         candidates: int | None = None,
+        include_undated: bool = False,
     ) -> list[Hit]:
         mode = mode or self.mode
-        allowed = self.index.ids_between(since, until) if (since or until) else None
+        allowed = self.index.ids_between(since, until, include_undated) if (since or until) else None
         depth = candidates or max(4 * k, 30)
         if mode == "hybrid":
             # SQLite and torch both release the GIL: the keyword query runs while the question is embedded,

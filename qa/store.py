@@ -26,7 +26,7 @@ from .errors import IndexDamaged, IndexMismatch, IndexMissing
 if TYPE_CHECKING:
     import numpy as np
 
-FORMAT_VERSION = 3  # 3: term frequencies keyed by the current stemmer
+FORMAT_VERSION = 4  # 3: term frequencies keyed by the current stemmer; 4: passages.page (PDF pages)
 # Above this many passages, an IVF index answers searches (a flat scan of 100k float32 vectors is
 # memory-bound at ~30 ms here); vectors.faiss stays the exact, flat source of truth.
 IVF_THRESHOLD = 50_000
@@ -42,7 +42,7 @@ CREATE TABLE files (
 CREATE TABLE passages (
     id INTEGER PRIMARY KEY, source TEXT NOT NULL, paragraph INTEGER, line_start INTEGER,
     line_end INTEGER, char_start INTEGER, char_end INTEGER, text TEXT NOT NULL, key TEXT NOT NULL,
-    title TEXT, date TEXT
+    title TEXT, date TEXT, page INTEGER
 );
 CREATE INDEX passages_source ON passages(source);
 CREATE INDEX passages_key ON passages(key);
@@ -117,10 +117,10 @@ def check_compatible(meta: Meta, model: str) -> None:
 
 
 def _passage_from_row(row) -> Passage:
-    return Passage(row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[9] or "", row[10])
+    return Passage(row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[9] or "", row[10], row[11])
 
 
-_PASSAGE_COLUMNS = "id, source, paragraph, line_start, line_end, char_start, char_end, text, key, title, date"
+_PASSAGE_COLUMNS = "id, source, paragraph, line_start, line_end, char_start, char_end, text, key, title, date, page"
 
 
 class Index:
@@ -212,14 +212,15 @@ class Index:
         rows = self._query(f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE source = ? ORDER BY paragraph", (source,))
         return [_passage_from_row(r) for r in rows]
 
-    def ids_between(self, since: str | None, until: str | None) -> list[int]:
-        sql, args = "SELECT id FROM passages WHERE date IS NOT NULL", []
+    def ids_between(self, since: str | None, until: str | None, include_undated: bool = False) -> list[int]:
+        sql, args = "SELECT id FROM passages WHERE (date IS NOT NULL", []
         if since:
             sql += " AND date >= ?"
             args.append(since)
         if until:
             sql += " AND date <= ?"
             args.append(until)
+        sql += ") OR date IS NULL" if include_undated else ")"
         return [r[0] for r in self._query(sql, args)]
 
     def files(self) -> dict[str, FileRecord]:
@@ -406,10 +407,10 @@ class GenerationWriter:
         ids = np.arange(first, first + len(passages), dtype="int64")
         self.meta.next_id = first + len(passages)
         rows = [
-            (int(i), p.source, p.paragraph, p.line_start, p.line_end, p.char_start, p.char_end, p.text, p.key, p.title, p.date)
+            (int(i), p.source, p.paragraph, p.line_start, p.line_end, p.char_start, p.char_end, p.text, p.key, p.title, p.date, p.page)
             for i, p in zip(ids, passages)
         ]
-        self.db.executemany(f"INSERT INTO passages ({_PASSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+        self.db.executemany(f"INSERT INTO passages ({_PASSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         self.db.executemany("INSERT INTO passages_fts (rowid, text) VALUES (?, ?)", [(r[0], r[7]) for r in rows])
         self._count_terms([p.text for p in passages], +1)
         self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype="float32"), ids)

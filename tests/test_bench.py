@@ -104,6 +104,9 @@ def test_quick_run_end_to_end_with_the_fake_embedder(tmp_path):
     assert keys["synthetic5000.p50"]["unit"] == "ms" and keys["synthetic5000.p50"]["value"] > 0
     assert keys["synthetic5000.rss"]["unit"] == "MB"
     assert all(f["unit"] or isinstance(f["value"], str) for f in results["figures"])
+    for kind in ("text", "html", "pdf", "docx"):  # reading each kind of file, beside plain text
+        assert keys[f"{kind}_files_s"]["unit"] == "files/s" and keys[f"{kind}_files_s"]["value"] > 0
+    assert keys["pdf_cached_files_s"]["value"] > keys["pdf_files_s"]["value"]
     text = readme.read_text(encoding="utf-8")
     assert "p50 at 5k passages" in text and " ms" in text and "passages embedded" in text
     # The run prints every figure as it goes.

@@ -77,7 +77,7 @@ def test_index_ask_json_status_through_the_real_model(seeded):
     r = run("ask", "Which TV channel interviewed Kalın?", "--json")
     assert r.exit_code == 0
     data = json.loads(r.output)
-    assert set(data) == {"question", "answer", "found", "citations"}
+    assert set(data) == {"question", "answer", "found", "citations", "retrieved"}  # retrieved: added by -k work, keys kept
     assert data["found"] is True and "A Haber" in data["answer"]
     c = data["citations"][0]
     for key in ("n", "source", "paragraph", "line_start", "line_end", "score", "text"):
@@ -91,7 +91,8 @@ def test_index_ask_json_status_through_the_real_model(seeded):
     assert "new.txt" in r.output and "qa index" in r.output
     r = run("index", "--json")
     report = json.loads(r.output)
-    assert set(report) == {"added", "changed", "removed", "renamed", "unchanged", "skipped", "passages", "embedded", "seconds"}
+    # The keys stay; new ones are additions ("warnings": files indexed with a caveat).
+    assert {"added", "changed", "removed", "renamed", "unchanged", "skipped", "passages", "embedded", "seconds"} <= set(report)
     assert report["added"] == 1 and report["embedded"] == 1
 
 

@@ -11,12 +11,11 @@ import copy
 import os
 import threading
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, SystemCommand
+from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import OptionList
@@ -25,17 +24,18 @@ from textual.worker import get_current_worker
 from qa.assistant import Assistant, validate_question
 from qa.config import Settings, debug_enabled
 from qa.conversation import Conversation
-from qa.errors import IndexDamaged, IndexMismatch, IndexMissing, QAError
+from qa.datefilter import filter_note
+from qa.errors import BadPath, IndexDamaged, IndexEmpty, IndexMismatch, IndexMissing, QAError
 
-from .commands import HELP, Command, CommandError, parse_command
+from .commands import CommandError, parse_command
+from .actions import SAVE_DIR_ENV, ChatActions  # noqa: F401  (SAVE_DIR_ENV: its name stays importable here)
 from .rebuilding import RebuildActions
-from .render import ChatTurn, conversation_markdown, date_filter_label, literal, save_path
+from .render import ChatTurn, date_filter_label, literal
 from .screens import BuildOffer, ChatScreen
 from .viewer import SourceViewer
 from .widgets import ConversationView, QuestionInput, SourcesView, StatusLine
 
 WATCH_ENV = "QA_WATCH"  # 1/true/yes: pick up changes in the articles folder automatically
-SAVE_DIR_ENV = "QA_SAVE_DIR"  # where ctrl+s writes (default: the current folder)
 
 
 def app_hint(exc: QAError) -> str:
@@ -43,8 +43,16 @@ def app_hint(exc: QAError) -> str:
     if isinstance(exc, IndexMissing):
         return "Press ctrl+r to build it."
     if isinstance(exc, (IndexDamaged, IndexMismatch)):
-        return "Rebuild it from scratch: ctrl+p, then “Rebuild the index from scratch”."
+        return "Rebuild it from scratch: ctrl+p, then “Full rebuild”."
+    if isinstance(exc, IndexEmpty):
+        return "Add articles to the folder, then press ctrl+r."
     return exc.hint
+
+
+def source_gone(source: str) -> tuple[str, str]:
+    """(message, hint) for a cited article that is no longer where the answer found it."""
+    return (f"{literal(source)} was removed or renamed since this answer.",
+            "Press ctrl+r to update the index, then ask again for current sources.")
 
 
 def watch_enabled(flag: bool | None) -> bool:
@@ -53,12 +61,13 @@ def watch_enabled(flag: bool | None) -> bool:
     return os.environ.get(WATCH_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-class QAApp(RebuildActions, App):
+class QAApp(ChatActions, RebuildActions, App):
     """The chat app over one `Assistant`."""
 
     CSS_PATH = "app.tcss"
     TITLE = "Article QA"
     BINDINGS = [
+        Binding("f1", "help", "Help", show=False),  # named in the question box placeholder; the footer is full at 80 columns
         Binding("ctrl+r", "rebuild", "Rebuild"),
         Binding("ctrl+n", "new_chat", "New chat"),
         Binding("ctrl+s", "save", "Save"),
@@ -73,6 +82,7 @@ class QAApp(RebuildActions, App):
         self.turns: list[ChatTurn] = []
         self.since: str | None = None
         self.until: str | None = None
+        self.include_undated = False  # with a date filter, also search articles without a date (/undated on)
         self.state = "loading model…"
         self.ready = False
         self.pending: ChatTurn | None = None  # asked before the model was ready
@@ -181,6 +191,8 @@ class QAApp(RebuildActions, App):
             text.append(f" │ {files} article{'s' if files != 1 else ''}, {passages} passages", style="dim")
         text.append(" │ dates: ", style="dim")
         text.append(date_filter_label(self.since, self.until), style="bold" if (self.since or self.until) else "dim")
+        if (self.since or self.until) and self.include_undated:
+            text.append(" + undated", style="bold")
         if self.watching:
             text.append(" │ watching", style="dim")
         self.chat.query_one("#status", StatusLine).show(text)
@@ -197,9 +209,10 @@ class QAApp(RebuildActions, App):
             command = parse_command(line)
         except CommandError as exc:
             self.notify(f"{exc.message}\n{exc.hint}".strip(), title="Command", severity="warning")
-            if not box.value:  # give the line back to be corrected
+            if not box.value:
+                # Given back selected: an edit corrects it, and the next command typed replaces it.
                 box.value = event.value
-                box.cursor_position = len(box.value)
+                box.select_all()
             return
         box.remember(line)
         if command is not None:
@@ -214,7 +227,8 @@ class QAApp(RebuildActions, App):
             self.notify(f"{exc.message}\n{exc.hint}".strip(), severity="warning")
             return
         self._supersede_in_flight()
-        turn = ChatTurn(line, self.since, self.until, started=time.time())
+        turn = ChatTurn(line, self.since, self.until, started=time.time(),
+                        include_undated=self.include_undated and bool(self.since or self.until))
         self.timings.setdefault("first_question", turn.started)
         self.turns.append(turn)
         # Before the model is loaded, or while the very first index is being built, the question waits.
@@ -251,7 +265,12 @@ class QAApp(RebuildActions, App):
             if worker.is_cancelled:
                 return
             try:
-                answer = self.assistant.ask(question, context, since=turn.since, until=turn.until)
+                answer = self.assistant.ask(question, context, since=turn.since, until=turn.until, include_undated=turn.include_undated)
+                note = ""
+                if (turn.since or turn.until) and not answer.found:
+                    # Why a filtered question found nothing: what the range holds, and how to widen it.
+                    cov = self.assistant.date_coverage(turn.since, turn.until)
+                    note = filter_note(cov, turn.since, turn.until, turn.include_undated, "type /undated on")
             except QAError as exc:
                 self.call_from_thread(self._answer_failed, turn, exc)
                 return
@@ -261,13 +280,15 @@ class QAApp(RebuildActions, App):
                 self.call_from_thread(self._answer_failed, turn, QAError(f"Unexpected {type(exc).__name__}: {exc}".splitlines()[0], "Set QA_DEBUG=1 for details."))
                 return
         if not worker.is_cancelled:
-            self.call_from_thread(self._answer_ready, turn, answer, context)
+            self.call_from_thread(self._answer_ready, turn, answer, context, note)
 
-    def _answer_ready(self, turn: ChatTurn, answer, context: Conversation) -> None:
+    def _answer_ready(self, turn: ChatTurn, answer, context: Conversation, note: str = "") -> None:
         if turn.state != "answering" or not any(t is turn for t in self.turns):
             return  # superseded, or the chat was cleared meanwhile
         turn.state = "done"
         turn.answer = answer
+        if note:
+            turn.notes.append(note)
         self.conversation = context  # now holding this turn, as the core recorded it
         index = self._index_of(turn)
         self._show_turns(index)
@@ -332,91 +353,17 @@ class QAApp(RebuildActions, App):
         if answer is None or not answer.citations:
             self.notify("Ask a question first; its sources open here.", timeout=3)
             return
+        source = answer.citations[index].passage.source
         try:
-            self.assistant.article(answer.citations[index].passage.source)  # readable? else say why, stay here
+            self.assistant.article(source)  # readable? else say why, stay here
+        except BadPath:
+            message, hint = source_gone(source)
+            self.notify(f"{message}\n{hint}", title="Cannot open the source", severity="error")
+            return
         except QAError as exc:
             self.notify(f"{exc.message}\n{exc.hint}".strip(), title="Cannot open the source", severity="error")
             return
         self.push_screen(SourceViewer(self.assistant, answer.citations, index, found=answer.found))
-
-    # ------------------------------------------------------------ commands and actions
-
-    def _run_command(self, command: Command) -> None:
-        if command.name == "since":
-            self.set_dates(command.value, self.until)
-        elif command.name == "until":
-            self.set_dates(self.since, command.value)
-        elif command.name == "dates_off":
-            self.set_dates(None, None)
-        elif command.name == "new":
-            self.action_new_chat()
-        elif command.name == "save":
-            self.action_save()
-        elif command.name == "rebuild":
-            self.action_rebuild()
-        elif command.name == "help":
-            self.notify(HELP, title="Commands", timeout=12)
-
-    def set_dates(self, since: str | None, until: str | None) -> None:
-        if since and until and since > until:
-            self.notify(f"{since} is after {until}: nothing could match.", title="Date filter", severity="warning")
-            return
-        self.since, self.until = since, until
-        self._refresh_status()
-        self.notify(f"Questions now search {date_filter_label(since, until)}.", title="Date filter", timeout=4)
-
-    def action_new_chat(self) -> None:
-        self._supersede_in_flight()
-        self.turns.clear()
-        self.conversation.clear()
-        self._show_turns(None)
-        self._refresh_status()
-        self.chat.query_one("#question").focus()
-        self.notify("New chat: earlier questions no longer count as context.", timeout=3)
-
-    def action_save(self) -> None:
-        answered = [t for t in self.turns if t.answer is not None]
-        if not answered:
-            self.notify("Nothing to save yet: ask a question first.", severity="warning", timeout=3)
-            return
-        folder = Path(os.environ.get(SAVE_DIR_ENV) or ".").expanduser()
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            path = save_path(folder)
-            path.write_text(conversation_markdown(answered, self.settings.articles_dir), encoding="utf-8")
-        except OSError as exc:
-            self.notify(f"Cannot save in {folder}: {exc.strerror or exc}.\nSet {SAVE_DIR_ENV} to a folder you can write to.", title="Not saved", severity="error")
-            return
-        self.notify(f"Saved {len(answered)} answer{'s' if len(answered) != 1 else ''} to {literal(str(path.resolve()))}", title="Conversation saved")
-        self.last_saved = path
-
-    def action_focus_input(self, prefill: str = "") -> None:
-        box = self.chat.query_one("#question", QuestionInput)
-        if prefill:
-            box.value = prefill
-            box.cursor_position = len(prefill)
-        box.focus()
-
-    def action_open_first(self) -> None:
-        self.open_citation(0)
-
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield SystemCommand("Ask a question", "Move to the question box (Enter asks)", self.action_focus_input)
-        yield SystemCommand("Open the first source", "Show the article of citation [1] (Enter on a source)", self.action_open_first)
-        yield SystemCommand("New chat", "Forget the conversation context (ctrl+n)", self.action_new_chat)
-        yield SystemCommand("Save the conversation", "Write it as Markdown with its citations (ctrl+s)", self.action_save)
-        yield SystemCommand("Rebuild the index", "Index new and changed articles (ctrl+r)", self.action_rebuild)
-        yield SystemCommand("Rebuild the index from scratch", "Re-read and re-embed every article", lambda: self.action_rebuild(full=True))
-        yield SystemCommand("Dates: only articles since…", "Type /since YYYY-MM-DD", lambda: self.action_focus_input("/since "))
-        yield SystemCommand("Dates: only articles until…", "Type /until YYYY-MM-DD", lambda: self.action_focus_input("/until "))
-        yield SystemCommand("Dates: search all articles", "Clear the date filter (/dates off)", lambda: self.set_dates(None, None))
-        yield SystemCommand(
-            "Stop watching the folder" if self.watching else "Watch the articles folder",
-            "Index changes automatically, with a notification",
-            self.action_toggle_watch,
-        )
-        yield SystemCommand("Slash commands", "List the commands the question box understands", lambda: self._run_command(Command("help")))
-        yield from super().get_system_commands(screen)
 
     # ------------------------------------------------------------ errors
 

@@ -5,17 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-HELP = (
-    "/since DATE  only articles dated on or after DATE (YYYY-MM-DD)\n"
-    "/until DATE  only articles dated on or before DATE\n"
-    "/dates off   search all articles again\n"
-    "/new  new chat · /save  save as Markdown · /rebuild  update the index · /help  this list"
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("/since DATE", "only articles dated on or after DATE (YYYY-MM-DD)"),
+    ("/until DATE", "only articles dated on or before DATE"),
+    ("/dates off", "search all articles again"),
+    ("/undated on|off", "with a date filter: search articles without a date too, or not"),
+    ("/new", "new chat (ctrl+n)"),
+    ("/save", "save the conversation as Markdown (ctrl+s)"),
+    ("/rebuild", "update the index (ctrl+r)"),
+    ("/help", "keys and commands (F1)"),
 )
+HELP = "\n".join(f"{usage}  {does}" for usage, does in COMMANDS)
 
 
 @dataclass(frozen=True)
 class Command:
-    name: str  # since, until, dates_off, new, save, rebuild, help
+    name: str  # since, until, dates_off, undated, new, save, rebuild, help
     value: str | None = None
 
 
@@ -51,6 +56,12 @@ def parse_command(line: str) -> Command | None:
         if rest.lower() in ("off", "none", "all", "any", "clear", "reset"):
             return Command("dates_off")
         raise CommandError("Use /dates off to search all articles again.", "/since DATE and /until DATE set a filter.")
+    if name == "undated":
+        if rest.lower() in ("on", "yes", "include", "in"):
+            return Command("undated", "on")
+        if rest.lower() in ("off", "no", "exclude", "out"):
+            return Command("undated", "off")
+        raise CommandError("Use /undated on or /undated off.", "With a date filter, on also searches articles without a date.")
     if name in ("new", "clear"):
         return Command("new")
     if name == "save":

@@ -120,7 +120,8 @@ class RebuildActions:
         parts = [f"{len(report.added)} added", f"{len(report.changed)} changed", f"{len(report.removed)} removed"]
         if report.renamed:
             parts.append(f"{len(report.renamed)} renamed")
-        summary = ", ".join(parts) + f"; {report.embedded} passages embedded, {report.passages} in the index."
+        embedded = f"{report.embedded} passage{'' if report.embedded == 1 else 's'}"
+        summary = ", ".join(parts) + f"; {embedded} embedded, {report.passages} in the index."
         title = {"watch": "Articles changed: index updated", "full": "Index rebuilt"}.get(origin, "Index updated")
         if origin != "watch" and not report.changed_anything and not report.full:
             summary = f"Already up to date: {report.passages} passages from {report.files or (self.counts or (0, 0))[0]} articles."

@@ -47,6 +47,7 @@ class ChatTurn:
     error: str = ""
     notes: list[str] = field(default_factory=list)
     started: float = 0.0  # monotonic time it was asked (for the latency figures)
+    include_undated: bool = False  # the date filter also searched articles without a date
 
 
 def date_filter_label(since: str | None, until: str | None) -> str:
@@ -62,7 +63,7 @@ def turn_parts(turn: ChatTurn, number: int) -> tuple[Text, Text]:
     head = Text()
     head.append(literal(turn.question), style="bold")
     if turn.since or turn.until:
-        head.append(f"  ({date_filter_label(turn.since, turn.until)})", style="italic dim")
+        head.append(f"  ({date_filter_label(turn.since, turn.until)}{' + undated' if turn.include_undated else ''})", style="italic dim")
     body = Text()
     if turn.state == "waiting":
         body.append("… waiting for the model and the index", style="italic dim")

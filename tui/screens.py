@@ -61,7 +61,7 @@ class ChatScreen(Screen):
         with Horizontal(id="progress"):
             yield Label("", id="progress-label", markup=False)
             yield ProgressBar(id="progress-bar", show_eta=False)
-        yield QuestionInput(id="question", select_on_focus=False, placeholder="Ask a question and press Enter  (/help: commands)")
+        yield QuestionInput(id="question", select_on_focus=False, placeholder="Ask a question and press Enter  (F1 or ?: help)")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -71,6 +71,10 @@ class ChatScreen(Screen):
     def on_key(self, event) -> None:
         """Typing while the sources or the conversation have focus goes to the question box."""
         box = self.query_one("#question", QuestionInput)
+        if self.focused is not box and event.character == "?":
+            event.stop()
+            self.app.action_help()  # type: ignore[attr-defined]
+            return
         if self.focused is not box and event.is_printable and event.character:
             box.focus()
             box.insert_text_at_cursor(event.character)

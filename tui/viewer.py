@@ -12,7 +12,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 from qa.answer import Citation
-from qa.errors import QAError
+from qa.errors import BadPath, QAError
 
 from .render import Highlight, article_rows, literal, locate, shown_path
 
@@ -70,6 +70,7 @@ class SourceViewer(Screen):
         Binding("escape", "close", "Back"),
         Binding("n", "step(1)", "Next citation"),
         Binding("p", "step(-1)", "Previous citation"),
+        Binding("question_mark", "app.help", "Help", show=False),
         Binding("ctrl+q", "app.quit", "Quit", show=False, priority=True),
     ]
 
@@ -95,6 +96,12 @@ class SourceViewer(Screen):
         citation = self.citations[index]
         try:
             article = self.assistant.article(citation.passage.source)
+        except BadPath:
+            from .app import source_gone
+
+            message, hint = source_gone(citation.passage.source)
+            self.app.notify(f"{message}\n{hint}", title="Cannot open the source", severity="error")
+            return False
         except QAError as exc:
             self.app.notify(f"{exc.message}\n{exc.hint}".strip(), title="Cannot open the source", severity="error")
             return False
@@ -104,13 +111,16 @@ class SourceViewer(Screen):
         span = f"{highlight.first_line}" if highlight.first_line == highlight.last_line else f"{highlight.first_line}-{highlight.last_line}"
         head = Text(no_wrap=False)
         head.append(f"[{citation.n}] ", style="bold")
-        head.append(f"{literal(path)}:{span}", style="bold")
+        page = f"p{citation.passage.page}:" if citation.passage.page else ""
+        head.append(f"{literal(path)}:{page}{span}", style="bold")
         head.append(f"   citation {index + 1} of {len(self.citations)}", style="dim")
         if not self.found:
             head.append(" · nearest passage, not an answer", style="dim")
         head.append("\n")
         head.append(literal(article.title) or "(untitled)", style="italic")
         head.append(f" · {article.date or 'no date'} · score {citation.score:.2f}", style="dim")
+        if article.extracted_from:
+            head.append(f" · text extracted from {article.extracted_from}", style="dim")
         self.query_one("#viewer-head", Static).update(head)
         view = self.query_one("#article", ArticleView)
         view.show(article.text, highlight)

@@ -19,7 +19,8 @@ from .render import ChatTurn, citation_renderable, turn_renderable
 EMPTY_HINT = (
     "Ask a question about your articles in the box below and press Enter.\n"
     "Tab moves to the sources, Enter on a source opens it; ctrl+p lists every action.\n"
-    "Filter by date with /since 2022-01-01, /until …, /dates off."
+    "Filter by date with /since 2022-01-01, /until …, /dates off.\n"
+    "F1, or ? in the empty box, lists every key and command."
 )
 
 
@@ -45,6 +46,13 @@ class QuestionInput(Input):
             return
         self.value = ""
         self.post_message(self.Submitted(self, value))
+
+    async def _on_key(self, event) -> None:
+        """`?` in an empty box opens the help (no question starts with it); anywhere else it is typed."""
+        if event.character == "?" and not self.value:
+            event.stop()
+            event.prevent_default()  # Input's own handler would type it
+            self.app.action_help()  # type: ignore[attr-defined]
 
     def remember(self, line: str) -> None:
         if line and (not self.history or self.history[-1] != line):
@@ -151,10 +159,14 @@ class ConversationView(VerticalScroll, can_focus=True):
         self.call_after_refresh(self._reveal, views[index])
         self.post_message(self.Selected(index))
 
-    def _reveal(self, view: Widget) -> None:
+    def _reveal(self, view: Widget, settle: bool = True) -> None:
         if view.is_attached:
             # The end of a long answer matters less than its start: show the top.
             self.scroll_to_widget(view, animate=False, top=view.outer_size.height > self.scrollable_content_region.height)
+            if settle:
+                # An answer that just replaced "… searching" may be laid out at its new height only after this
+                # refresh; scrolling once more then keeps the newest answer in view, not its first lines.
+                self.call_after_refresh(self._reveal, view, False)
 
     def action_move(self, step: int) -> None:
         if self.selected is None:
@@ -193,7 +205,9 @@ class SourcesView(OptionList):
             return
         if not answer.citations:
             self.border_title = f"Sources of answer {turn_number}"
-            self.add_option(Option(Text("Nothing in the articles matched.", style="dim"), disabled=True))
+            # Nothing retrieved at all happens when a date filter leaves no article to search.
+            said = "No passage to list: nothing was searched (see the note on the date filter)." if not answer.hits else "Nothing in the articles matched."
+            self.add_option(Option(Text(said, style="dim"), disabled=True))
             return
         self.border_title = f"Sources of answer {turn_number}" if answer.found else f"Nearest passages, not an answer ({turn_number})"
         self.add_options([Option(citation_renderable(c, answer.found)) for c in answer.citations])
