@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench index clean eval train-reader
+.PHONY: run test bench index clean eval model train-reader
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found); set PYTHON=/path/to/python3.11"; exit 1; }
@@ -15,16 +15,20 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -e '.[test]'
 	@touch $(STAMP)
 
+# The one-time ONNX export of the embedding model into the user cache folder (quiet once it is there).
+model: $(STAMP)
+	@$(PY) -m qa.embedding
+
 index/CURRENT: | $(STAMP)
 	$(VENV)/bin/qa index
 
-run: $(STAMP) index/CURRENT
+run: $(STAMP) model index/CURRENT
 	$(VENV)/bin/qa
 
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-eval: $(STAMP) index/CURRENT
+eval: $(STAMP) model index/CURRENT
 	$(VENV)/bin/qa eval questions tests/data/questions.jsonl
 	$(VENV)/bin/qa eval questions tests/data/questions_dev.jsonl
 

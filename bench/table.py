@@ -8,6 +8,7 @@ BEGIN = "<!-- bench:begin -->"
 END = "<!-- bench:end -->"
 SECTION_TITLES = {
     "imports": "Start-up",
+    "export": "One-time ONNX export",
     "build": "Index build",
     "incremental": "Incremental rebuilds (10,000 articles)",
     "ask": "Warm answer latency (`Assistant.ask`)",
@@ -45,6 +46,7 @@ def machine_line(machine: dict) -> str:
         f"{machine.get('memory_gb', '?')} GB RAM",
         f"Python {machine.get('python', '?')}",
         f"torch {machine.get('torch', '?')}",
+        f"onnxruntime {machine.get('onnxruntime', '?')}",
         f"sentence-transformers {machine.get('sentence_transformers', '?')}",
         f"faiss {machine.get('faiss', '?')}",
     ]

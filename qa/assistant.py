@@ -13,7 +13,7 @@ from .datefilter import DateCoverage, coverage
 from .conversation import Conversation, Turn
 from .documents import FileEntry, Passage, Skipped, discover, read_document
 from .formats import kind_of
-from .embedding import Embedder, SentenceTransformerEmbedder
+from .embedding import Embedder, embedder_for, identity
 from .errors import QAError, ArticleGone, BadPath, BadQuestion, IndexEmpty, IndexMissing
 from .intents import IntentDetector
 from .spelling import correct
@@ -87,7 +87,7 @@ class Assistant:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None, mode: Mode = "hybrid") -> None:
         self.settings = settings
-        self.embedder = embedder or SentenceTransformerEmbedder(settings.model, settings.batch_size)
+        self.embedder = embedder or embedder_for(settings)
         self.mode = mode
         self.answerer = make_answerer(settings.reader)
         # Overview and "tell me more" are told from questions by the embedder (qa/intents.py).
@@ -111,7 +111,7 @@ class Assistant:
                 old.close()
             if self._index is None:
                 self._index = Index.open(self.settings.index_dir, model=None)
-                check_compatible(self._index.meta, self.embedder.name)
+                check_compatible(self._index.meta, self.embedder.name, *identity(self.embedder))
             return self._index
 
     def has_index(self) -> bool:

@@ -61,7 +61,7 @@ def _plural(n: int, word: str) -> str:
 def _paths(f):
     f = click.option("--index", "index_dir", metavar="DIR", help="Index folder (default: index/ or $QA_INDEX_DIR).")(f)
     f = click.option("--articles", "articles_dir", metavar="DIR", help="Articles folder (default: articles/ or $QA_ARTICLES_DIR).")(f)
-    f = click.option("--model", metavar="NAME", help="sentence-transformers model name or path (default: packaged all-MiniLM-L6-v2, or $QA_MODEL).")(f)
+    f = click.option("--model", metavar="NAME", help="A sentence-transformers model folder, or a name in the Hugging Face cache (default: the packaged all-MiniLM-L6-v2, or $QA_MODEL).")(f)
     return f
 
 
@@ -176,6 +176,9 @@ def ask(ctx, articles_dir, index_dir, model, question, k, as_json, since, until,
         raise click.BadParameter(f"--since {since} is after --until {until}: no date could match.", param_hint="--since/--until")
     assistant = _assistant(settings)
     require_index(assistant)
+    from .embedding import preload
+
+    preload(assistant.embedder)  # the model loads while the index opens
     answer = assistant.ask(text, k=k, since=since, until=until, include_undated=include_undated)
     dates = assistant.date_coverage(since, until) if (since or until) else None
     print_answer(answer, as_json=as_json, list_retrieved=k is not None, dates=dates, since=since, until=until,

@@ -34,9 +34,9 @@ def _settings(ctx: click.Context, **given) -> Settings:
 
 def _embedder(settings: Settings):
     """The real model (tests replace this with the fake embedder)."""
-    from .embedding import SentenceTransformerEmbedder
+    from .embedding import embedder_for
 
-    return SentenceTransformerEmbedder(settings.model, settings.batch_size)
+    return embedder_for(settings)
 
 
 def _fmt(value) -> str:
@@ -54,7 +54,7 @@ def eval_group() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--articles", "articles_dir", metavar="DIR", help="Articles folder (default: articles/ or $QA_ARTICLES_DIR).")
 @click.option("--index", "index_dir", metavar="DIR", help="Index folder, built if missing (default: index/ or $QA_INDEX_DIR).")
-@click.option("--model", metavar="NAME", help="sentence-transformers model name or path (default: packaged all-MiniLM-L6-v2, or $QA_MODEL).")
+@click.option("--model", metavar="NAME", help="A sentence-transformers model folder, or a name in the Hugging Face cache (default: the packaged all-MiniLM-L6-v2, or $QA_MODEL).")
 @_retrieval_options
 @click.option("--typos", "typo_seed", type=int, default=None, metavar="SEED", help="Ask each question with one typo (seeded).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -138,7 +138,7 @@ def _ensure_index(assistant, quiet: bool) -> None:
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--split", default="test", show_default=True, help="Which qrels/SPLIT.tsv to score.")
 @_retrieval_options
-@click.option("--model", metavar="NAME", help="sentence-transformers model name or path (default: packaged all-MiniLM-L6-v2, or $QA_MODEL).")
+@click.option("--model", metavar="NAME", help="A sentence-transformers model folder, or a name in the Hugging Face cache (default: the packaged all-MiniLM-L6-v2, or $QA_MODEL).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N judged queries (quick runs).")
 @click.option("--answers", is_flag=True, help="Also ask each answerable query (answers.jsonl) and report answer_contains.")
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=None,

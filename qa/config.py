@@ -8,6 +8,8 @@ from pathlib import Path
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2 (packaged)"
 DEFAULT_MAX_FILE_MB = 20.0
+BACKENDS = ("onnx", "torch")  # QA_BACKEND: ONNX Runtime, or sentence-transformers on torch
+CACHE_ENV = "QA_CACHE_DIR"
 
 
 def _env(name: str) -> str | None:
@@ -24,6 +26,7 @@ class Settings:
     max_file_bytes: int = int(DEFAULT_MAX_FILE_MB * 1024 * 1024)
     lock_wait: float = 10.0
     batch_size: int = 32
+    backend: str | None = None  # None: ONNX Runtime for the packaged model, torch for any other
     # "rules" (word overlap, passage scores, answer shapes) or "reader" (the trained model in qa/reader/model/, or
     # $QA_READER_DIR); QA_READER. Rules by default: the reader trained so far does not beat them (docs/evaluation.md).
     reader: str = "rules"
@@ -60,7 +63,29 @@ def load_settings(
         intents=_env("QA_INTENTS") not in ("0", "false", "no"),
         extract_seconds=float(_env("QA_EXTRACT_SECONDS") or 60.0),
         extract_mb=int(_env("QA_EXTRACT_MB") or 1024),
+        backend=_backend(_env("QA_BACKEND")),
     )
+
+
+def _backend(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().lower()
+    if value not in BACKENDS:
+        from .errors import QAError
+
+        raise QAError(f"QA_BACKEND={value!r} is not a backend.", f"Use one of: {', '.join(BACKENDS)} (or leave it unset).")
+    return value
+
+
+def cache_dir() -> Path:
+    """Where one-time artefacts (the exported ONNX model) live: $QA_CACHE_DIR, else the user cache folder."""
+    given = _env(CACHE_ENV)
+    if given:
+        return Path(given).expanduser().resolve()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("article-qa", appauthor=False))
 
 
 def debug_enabled() -> bool:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from .config import Settings, require_articles_dir
 from .documents import SPLITTER_VERSION, Document, FileEntry, Passage, Skipped, discover, read_document
-from .embedding import Embedder
+from .embedding import Embedder, identity
 from .errors import BadPath, IndexMissing, QAError
 from .formats.cache import TextCache
 from .formats.sandbox import ParseCancelled, Sandbox
@@ -94,6 +94,9 @@ def build_index(
 
 def _build_locked(settings: Settings, embedder: Embedder, full: bool, progress: ProgressFn, cancelled, started: float) -> BuildReport:
     report = BuildReport(full=full, started=started)
+    validate = getattr(embedder, "validate", None)
+    if validate:
+        validate()  # an unknown model fails now, in milliseconds, not after reading the folder
     base: Index | None = None
     if not full:
         try:
@@ -101,7 +104,7 @@ def _build_locked(settings: Settings, embedder: Embedder, full: bool, progress: 
         except IndexMissing:
             base = None
         if base is not None:
-            check_compatible(base.meta, embedder.name)
+            check_compatible(base.meta, embedder.name, *identity(embedder))
     try:
         # One parsing worker for the whole build, started only if a web page, PDF or Word file changed.
         with Sandbox(settings.limits(), cancelled) as sandbox:
@@ -191,14 +194,20 @@ def _update(settings, embedder, base: Index | None, report: BuildReport, progres
 def _write(settings, embedder, base, report, new_docs, gone, renames, touched, progress, cancelled, skipped_digests=frozenset()) -> BuildReport:
     import numpy as np
 
+    passages: list[Passage] = [p for _, doc, _ in new_docs for p in doc.passages]
+    if base is not None and base.meta.passages == 0 and base.meta.dimension == 0:
+        base = None  # an index built empty has no vector size yet: start afresh (it holds nothing to keep)
+    backend, quantization = identity(embedder)
     meta = Meta(
         format_version=FORMAT_VERSION,
         model=embedder.name,
-        dimension=base.meta.dimension if base is not None else embedder.dimension,
+        # Known from the base, else from the first vectors; an empty index needs none (and no model).
+        dimension=base.meta.dimension if base is not None else 0,
         splitter_version=SPLITTER_VERSION,
         next_id=base.meta.next_id if base is not None else 1,
+        backend=backend,
+        quantization=quantization,
     )
-    passages: list[Passage] = [p for _, doc, _ in new_docs for p in doc.passages]
 
     # Reuse vectors by content: from the base generation, and within this batch.
     unique: dict[str, int] = {}
@@ -211,8 +220,9 @@ def _write(settings, embedder, base, report, new_docs, gone, renames, touched, p
             keys = list(found)
             vecs = base.vectors.reconstruct_batch(np.asarray([found[k][0] for k in keys], dtype="int64"))
             known.update(zip(keys, vecs))
-    todo = [key for key in unique if key not in known]
     text_of = {p.key: p.text for p in passages}
+    # Longest first: each chunk sent to the model holds similar lengths, so its batches pad little.
+    todo = sorted((key for key in unique if key not in known), key=lambda k: -len(text_of[k]))
     if todo:
         total = len(todo)
         step = 256
@@ -231,6 +241,8 @@ def _write(settings, embedder, base, report, new_docs, gone, renames, touched, p
             progress(BuildProgress("embed", min(begin + step, total), total))
     report.embedded = len(todo)
     matrix = np.stack([known[p.key] for p in passages]) if passages else np.zeros((0, meta.dimension), "float32")
+    if passages and meta.dimension == 0:
+        meta.dimension = int(matrix.shape[1])
 
     progress(BuildProgress("write", 0, 1))
     writer = GenerationWriter(settings.index_dir, base, meta)

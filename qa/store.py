@@ -78,6 +78,10 @@ class Meta:
     generation: str = ""
     file_sizes: dict[str, int] = field(default_factory=dict)
     ivf_trained_at: int = 0  # passage count when the IVF search index was trained (0: none)
+    # What computed the vectors: another backend's (or quantization's) vectors are not comparable.
+    # An index from before these fields was built by sentence-transformers on torch.
+    backend: str = "torch"
+    quantization: str = "none"
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=2, sort_keys=True)
@@ -107,13 +111,21 @@ def read_meta(gen_dir: Path) -> Meta:
     return meta
 
 
-def check_compatible(meta: Meta, model: str) -> None:
+def check_compatible(meta: Meta, model: str, backend: str | None = None, quantization: str | None = None) -> None:
+    """Refuse an index whose vectors this configuration would not reproduce (backend/quantization: when given)."""
     if meta.format_version != FORMAT_VERSION:
         raise IndexMismatch(f"The index was written in format {meta.format_version}; this version reads format {FORMAT_VERSION}.", REBUILD_HINT)
     if meta.model != model:
         raise IndexMismatch(f"The index was built with model {meta.model!r}, but {model!r} is configured.", REBUILD_HINT)
+    if backend is not None and (meta.backend, meta.quantization) != (backend, quantization or "none"):
+        built, now = _backend_label(meta.backend, meta.quantization), _backend_label(backend, quantization or "none")
+        raise IndexMismatch(f"The index was built with the {built} backend, but {now} is configured.", REBUILD_HINT)
     if meta.splitter_version != SPLITTER_VERSION:
         raise IndexMismatch("The index was built by an older paragraph splitter.", REBUILD_HINT)
+
+
+def _backend_label(backend: str, quantization: str) -> str:
+    return backend if quantization == "none" else f"{backend} ({quantization})"
 
 
 def _passage_from_row(row) -> Passage:

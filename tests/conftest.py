@@ -43,9 +43,19 @@ class FakeEmbedder:
         return self.embed([text])[0]
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    """One model cache for the whole session: the ONNX export happens once (in the first test that needs
+    it), never in the user's own cache folder."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_paths(tmp_path, monkeypatch):
+def _isolated_paths(tmp_path, monkeypatch, model_cache):
     """Every test gets its own articles and index folders; nothing touches the checkout's."""
+    monkeypatch.setenv("QA_CACHE_DIR", str(model_cache))
+    for name in ("QA_BACKEND", "QA_QUANTIZATION", "QA_THREADS", "QA_ALLOW_DOWNLOADS"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("QA_ARTICLES_DIR", str(tmp_path / "articles"))
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.delenv("QA_DEBUG", raising=False)
@@ -74,7 +84,21 @@ def fake():
 
 
 @pytest.fixture(scope="session")
-def real_embedder():
+def real_embedder(model_cache):
+    """The product's default embedder (ONNX Runtime, exported once into the session's model cache)."""
+    import os
+
+    from qa.embedding import make_embedder
+
+    os.environ["QA_CACHE_DIR"] = str(model_cache)  # session fixtures run before the autouse one
+    emb = make_embedder()
+    emb.load()
+    return emb
+
+
+@pytest.fixture(scope="session")
+def torch_embedder():
+    """sentence-transformers on torch: the reference the ONNX vectors are checked against."""
     from qa.embedding import SentenceTransformerEmbedder
 
     emb = SentenceTransformerEmbedder()

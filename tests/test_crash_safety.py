@@ -211,7 +211,7 @@ def test_watch_leaves_a_missing_index_for_the_user_to_build(seeded, fake):
 
 def test_cli_watch_prints_one_line_per_update_and_stops_on_ctrl_c(seeded):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    code = "from tests.conftest import FakeEmbedder; import qa.assistant as a; a.SentenceTransformerEmbedder = lambda *x, **k: FakeEmbedder(); from qa.cli import main; main()"
+    code = "from tests.conftest import FakeEmbedder; import qa.assistant as a; a.embedder_for = lambda *x, **k: FakeEmbedder(); from qa.cli import main; main()"
     proc = subprocess.Popen([sys.executable, "-c", code, "index", "--watch"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines = []

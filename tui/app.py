@@ -110,7 +110,6 @@ class QAApp(ChatActions, RebuildActions, App):
         self.timings["mounted"] = time.time()
         self.call_after_refresh(self._painted)
         self._refresh_status()
-        self._load()
         if not self.assistant.has_index():
             self.push_screen(BuildOffer(self.settings), self._offer_answered)
         if self.watching:
@@ -118,6 +117,9 @@ class QAApp(ChatActions, RebuildActions, App):
 
     def _painted(self) -> None:
         self.timings.setdefault("first_paint", time.time())
+        # Loading starts only now: its imports (onnxruntime, faiss) hold the interpreter while they
+        # initialise, and would otherwise delay the first paint by as long.
+        self._load()
 
     def _offer_answered(self, build: bool | None) -> None:
         if build:

@@ -132,6 +132,8 @@ def _child(args) -> int:
                 "answer_ms_p90": round(warm[int(0.9 * (len(warm) - 1))] * 1000, 1),
                 "answers": len(warm),
                 "headless_size": "100x30",
+                # The answering path must not need these (the ONNX embedder runs without them).
+                "heavy_modules": sorted(m for m in ("torch", "sentence_transformers", "transformers") if m in sys.modules),
             }
 
     print(json.dumps(asyncio.run(run())))

@@ -61,18 +61,15 @@ class Reader:
                 raise
             except (OSError, ValueError, KeyError, TypeError) as e:
                 raise ReaderDamaged(f"The reader model in {self.model_dir} cannot be read ({type(e).__name__}).", hint) from None
-            import onnxruntime as ort
             from tokenizers import Tokenizer
+
+            from ..onnx_runtime import make_session
 
             tok = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
             tok.enable_truncation(max_length=int(info.get("max_tokens", MAX_TOKENS)), strategy="longest_first")
             tok.enable_padding(pad_id=0, pad_token="[PAD]")
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = self.threads
-            opts.inter_op_num_threads = 1
-            opts.log_severity_level = 3
             try:
-                session = ort.InferenceSession(str(self.model_dir / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+                session = make_session(self.model_dir / "model.onnx", threads=self.threads)
             except Exception as e:  # onnxruntime raises its own exception types for a corrupt graph
                 raise ReaderDamaged(f"The reader model in {self.model_dir} cannot be loaded ({type(e).__name__}).", hint) from None
             self.info = info
