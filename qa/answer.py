@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from .documents import Passage
 from .retrieval import Hit
-from .lexicon import canonical, evidence_terms, holds, question_terms, word_term
+from .lexicon import canonical, evidence_terms, holds, question_terms
+from .shapes import _outside, answer_shape, lacks_requested, shape_bonus  # noqa: F401 (re-exported)
 from .text import sentence_spans
 
 
@@ -79,80 +80,6 @@ class Answer:
 
 NOT_FOUND = "The articles do not contain an answer to this question."
 
-# What kind of answer a question wants, and what such an answer looks like in a sentence.
-_MONTHS = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
-_ANSWER_SHAPES = {
-    # An explicit date answers "when" better than "next week", which still beats nothing.
-    "when": re.compile(
-        _MONTHS + r"\s+\d{1,2}|\b\d{1,2}\s+" + _MONTHS + r"|\b(?:1[5-9]|20)\d{2}\b|\b\d{1,2}:\d{2}\b|\b(?:in|since|until|by) " + _MONTHS
-    ),
-    "when_relative": re.compile(
-        r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|tomorrow|tonight|next (?:week|month|year)"
-        r"|last (?:week|month|year)|earlier this (?:week|month|year)|\d+ (?:days|weeks|months|years) ago)\b",
-        re.I,
-    ),
-    "number": re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|millions?|billions?)\b", re.I),
-    "where": re.compile(r"\b(?:in|at|near|from|to) (?:the )?[A-Z][\w\u00C0-\u024F-]+"),
-    "who": re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][a-z\u00C0-\u024F]+(?: [A-Z][\w\u00C0-\u024F]+)+"),
-}
-
-
-def shape_bonus(shape: str | None, sentence: str) -> float:
-    """Reward a sentence holding the kind of thing asked for (a date, a number, a place, a name)."""
-    if shape is None:
-        return 0.0
-    if _ANSWER_SHAPES[shape].search(sentence):
-        return 0.3
-    if shape == "when" and _ANSWER_SHAPES["when_relative"].search(sentence):
-        return 0.15
-    return 0.0
-
-
-# "On what date", "which year": the question names the kind of date; an answer without one is no answer.
-_DATE_REQUEST = re.compile(r"\b(?:what|which)(?: exact| precise| specific)? (date|day|year|month)\b(?!-)", re.I)
-_CALENDAR_DATE = _MONTHS + r"\s+\d{1,2}\b|\b\d{1,2}\s+" + _MONTHS + r"|\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b"
-_REQUESTED_DATES = {
-    "date": re.compile(_CALENDAR_DATE),
-    "day": re.compile(_CALENDAR_DATE + r"|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|tomorrow)\b", re.I),
-    "year": re.compile(r"\b(?:1[5-9]|20)\d{2}\b"),
-    "month": re.compile(r"\b" + _MONTHS + r"(?!\w)"),
-}
-
-
-# A count is not a date: "March 5, 2022" does not say how many drones were sold.
-_COUNT_REQUEST = re.compile(r"\bhow (?:many|much)\b", re.I)
-# A year reads as one after a preposition or a date's comma ("in 2022", "March 5, 2022"), not in "2000 kilometers".
-_DATES_AND_YEARS = re.compile(
-    _CALENDAR_DATE + r"|(?:\b(?i:in|since|until|during|after|before|early|late|mid)\s+|,\s*)(?:1[5-9]|20)\d{2}\b"
-)
-
-
-def lacks_requested(question: str, sentences: list[str], terms: dict[str, float]) -> bool:
-    """True when the question plainly asks for a quantity or a kind of date and no sentence gives one."""
-    if answer_shape(question) == "number":
-        if _COUNT_REQUEST.search(question):
-            sentences = [_DATES_AND_YEARS.sub("_", s) for s in sentences]
-        return not any(shape_bonus("number", _outside(s, terms)) for s in sentences)
-    m = _DATE_REQUEST.search(question)
-    if m:
-        wanted = _REQUESTED_DATES[m.group(1).lower()]
-        return not any(wanted.search(_outside(s, terms, keep_months=True)) for s in sentences)
-    return False
-
-
-def answer_shape(question: str) -> str | None:
-    q = question.lower().replace("\u2019", "'")
-    if re.search(r"\b(how (?:many|much|long|old|far)|what (?:number|percentage|share|amount))\b", q):
-        return "number"
-    if re.search(r"\b(when|what (?:date|day|time|year|month)|which (?:date|day|year|month))\b", q):
-        return "when"
-    if re.search(r"\bwhere\b", q):
-        return "where"
-    if re.search(r"\b(who|whom|whose)\b|\bwhat(?:'s| is| was| are| were) (?:the |his |her |their )?names?\b", q):
-        return "who"
-    return None
-
-
 @dataclass
 class Evidence:
     """What the refusal decision reads."""
@@ -176,6 +103,15 @@ class Answerer:
     own_terms_checked: int = 3
     min_own_coverage: float = 0.25
     idf: dict[str, float] = field(default_factory=dict)
+    min_words: int = 4  # shorter sentences are captions and fragments
+    shapes: bool = True  # the answer-shape bonus in the rule score
+    use_coverage: bool = True  # the coverage refusal rule (min_dense, min_coverage)
+    # The reader (qa.reader.Reader, or anything with its `scores`); None: today's rules alone.
+    reader: object | None = None
+    reader_candidates: int = 24  # the best sentences by the rule score that the reader reads
+    rule_weight: float = 1.0  # combined score: reader logit + rule_weight * rule score
+    min_logit: float = 0.0  # refusal: the leading sentence's reader logit below this
+    extra_logit: float = 1.0  # a second or third sentence must score this as an answer
 
     def weights(self, question: str, context_terms: list[str] | None = None) -> dict[str, float]:
         """IDF weight of each question term; words carried over from the previous turn count half."""
@@ -211,90 +147,145 @@ class Answerer:
             return True
         return self.evidence(own, hits).coverage >= self.min_own_coverage
 
-    def compose(self, question: str, hits: list[Hit], query: str = "", context_terms: list[str] | None = None) -> Answer:
-        weights = self.weights(question, context_terms)
-        ev = self.evidence(weights, hits)
-        if not hits or not self.is_answerable(ev) or not self._stands_on_its_own_words(question, context_terms, hits):
-            return _refusal(question, hits, query, ev)
+    def candidates(self, question: str, hits: list[Hit], weights: dict[str, float], shown: frozenset = frozenset()) -> list["Candidate"]:
+        """Every sentence of the retrieved passages not yet shown in this chat, with its rule score, best first.
+
+        The rule score: passage relevance (dense and keyword) carries most of the weight, the question's
+        words and the kind of answer asked for pick the sentence.
+        """
         total = sum(weights.values()) or 1.0
         top = max(h.dense for h in hits) or 1.0
         top_kw = max(h.keyword for h in hits) or 1.0
-        shape = answer_shape(question)
-
-        candidates = []  # (score, hit rank, start, end, covered terms)
+        shape = answer_shape(question) if self.shapes else None
+        out = []
         for rank, hit in enumerate(hits):
             text = hit.passage.text
             for start, end in sentence_spans(text):
                 sentence = text[start:end]
-                if len(sentence.split()) < 4:
+                if len(sentence.split()) < self.min_words:
                     continue
                 have = evidence_terms(sentence)
                 covered = frozenset(t for t in weights if holds(t, have))
                 overlap = sum(weights[t] for t in covered) / total
-                # Passage relevance carries most of the weight; question words pick the sentence.
                 score = overlap + 0.8 * (hit.dense / top) + 0.3 * (hit.keyword / top_kw) - 0.05 * rank
                 score += shape_bonus(shape, _outside(sentence, weights))
-                candidates.append((score, rank, start, end, covered))
+                out.append(Candidate(rank, start, end, score, covered, seen=sentence_key(hit.passage, start) in shown))
+        out.sort(key=lambda c: -c.rule)
+        return out
+
+    def compose(
+        self,
+        question: str,
+        hits: list[Hit],
+        query: str = "",
+        context_terms: list[str] | None = None,
+        shown: frozenset = frozenset(),
+        reader_question: str | None = None,
+    ) -> Answer:
+        """The answer to `question` from `hits`. A sentence in `shown` (sentence_key) may lead again when it is the
+        best answer to this new question (measured: excluding it cost the conversations their answers), but is
+        never added as a second or third sentence."""
+        weights = self.weights(question, context_terms)
+        ev = self.evidence(weights, hits)
+        if not hits or (self.use_coverage and not self.is_answerable(ev)) or not self._stands_on_its_own_words(question, context_terms, hits):
+            return _refusal(question, hits, query, ev)
+        candidates = self.candidates(question, hits, weights, shown)
         if not candidates:
             return _refusal(question, hits, query, ev)
-        candidates.sort(key=lambda c: -c[0])
+        if self.reader is not None:
+            chosen, confidence = self._read(reader_question or question, hits, candidates)
+            if not chosen:
+                return _refusal(question, hits, query, ev, confidence)
+        else:
+            chosen, confidence = self._by_rules(candidates, hits), ev.dense
+        # Only quantities and named kinds of date: a bare "when" is answered in too many forms (centuries,
+        # seasons, "during the war").
+        if self.require_shape and lacks_requested(question, [hits[c.rank].passage.text[c.start : c.end] for c in chosen], weights):
+            return _refusal(question, hits, query, ev, confidence)
+        return _answer(question, hits, query, chosen, confidence)
+
+    def _by_rules(self, candidates: list["Candidate"], hits: list[Hit]) -> list["Candidate"]:
+        """Today's rules alone (no reader): follow-on sentences must add question words not yet covered."""
         chosen = [candidates[0]]
-        covered = set(candidates[0][4])
-        used = len(hits[candidates[0][1]].passage.text[candidates[0][2] : candidates[0][3]])
+        covered = set(candidates[0].covered)
+        used = candidates[0].end - candidates[0].start
         for cand in candidates[1:]:
             if len(chosen) >= self.max_sentences:
                 break
-            new_terms = cand[4] - covered
-            length = cand[3] - cand[2]
-            # Follow-on sentences must add question words the answer does not yet cover.
-            if not new_terms or used + length > self.max_chars or cand[0] < chosen[0][0] * 0.6:
+            length = cand.end - cand.start
+            if cand.seen or not (cand.covered - covered) or used + length > self.max_chars or cand.rule < chosen[0].rule * 0.6:
                 continue
             chosen.append(cand)
-            covered |= cand[4]
+            covered |= cand.covered
             used += length
-        # Only quantities and named kinds of date: a bare "when" is answered in too many forms (centuries,
-        # seasons, "during the war").
-        if self.require_shape and lacks_requested(question, [hits[r].passage.text[a:b] for _, r, a, b, _ in chosen], weights):
-            return _refusal(question, hits, query, ev)
-        # Lead with the best sentence; keep the rest in reading order (article, then position).
-        rest = sorted(chosen[1:], key=lambda c: (c[1], c[2]))
-        ordered = [chosen[0]] + rest
+        return chosen
 
-        numbers: dict[int, int] = {}
-        spans: dict[int, list[tuple[int, int]]] = {}
-        sentences = []
-        for _, rank, start, end, _ in ordered:
-            if rank not in numbers:
-                numbers[rank] = len(numbers) + 1
-            spans.setdefault(rank, []).append((start, end))
-            sentences.append(AnswerSentence(hits[rank].passage.text[start:end], numbers[rank]))
-        citations = tuple(
-            Citation(n, hits[rank].passage, hits[rank].dense, tuple(sorted(spans[rank])), hits[rank].also)
-            for rank, n in sorted(numbers.items(), key=lambda kv: kv[1])
-        )
-        return Answer(question, True, tuple(sentences), citations, tuple(hits), query or question, ev.dense)
+    def _read(self, question: str, hits: list[Hit], candidates: list["Candidate"]) -> tuple[list["Candidate"], float]:
+        """The reader scores the best candidates by the rules; the best combined score leads when the reader
+        holds it for an answer, and others follow only when they too score as answers."""
+        pool = candidates[: self.reader_candidates]
+        logits = self.reader.scores(question, [(hits[c.rank].passage.text[c.start : c.end], hits[c.rank].passage.title) for c in pool])
+        scored = [Candidate(c.rank, c.start, c.end, c.rule, c.covered, r, c.seen) for c, r in zip(pool, logits)]
+        scored.sort(key=lambda c: -(c.reader + self.rule_weight * c.rule))
+        best = scored[0]
+        if best.reader < self.min_logit:
+            return [], best.reader
+        chosen = [best]
+        used = best.end - best.start
+        for cand in scored[1:]:
+            if len(chosen) >= self.max_sentences:
+                break
+            length = cand.end - cand.start
+            if cand.seen or cand.reader < max(self.extra_logit, self.min_logit) or used + length > self.max_chars:
+                continue
+            chosen.append(cand)
+            used += length
+        return chosen, best.reader
 
 
-def _refusal(question: str, hits: list[Hit], query: str, ev: Evidence) -> Answer:
+@dataclass(frozen=True)
+class Candidate:
+    rank: int  # of the hit whose passage holds the sentence
+    start: int  # span in that passage's text
+    end: int
+    rule: float  # the rule score (word overlap, passage relevance, answer shape)
+    covered: frozenset[str]  # question terms the sentence holds
+    reader: float = 0.0  # the reader's logit, once read
+    seen: bool = False  # already shown in this chat: it may lead again (it answers), never follow
+
+
+def sentence_key(passage: Passage, start: int) -> tuple[str, int]:
+    """Where a sentence is in its article: the same sentence in any later answer has the same key."""
+    return (passage.source, passage.char_start + start)
+
+
+def shown_keys(answer: Answer) -> set[tuple[str, int]]:
+    return {sentence_key(c.passage, a) for c in answer.citations for a, _ in c.sentences}
+
+
+def _answer(question: str, hits: list[Hit], query: str, chosen: list[Candidate], confidence: float) -> Answer:
+    # Lead with the best sentence; keep the rest in reading order (article, then position).
+    ordered = [chosen[0]] + sorted(chosen[1:], key=lambda c: (c.rank, c.start))
+    numbers: dict[int, int] = {}
+    spans: dict[int, list[tuple[int, int]]] = {}
+    sentences = []
+    for c in ordered:
+        if c.rank not in numbers:
+            numbers[c.rank] = len(numbers) + 1
+        spans.setdefault(c.rank, []).append((c.start, c.end))
+        sentences.append(AnswerSentence(hits[c.rank].passage.text[c.start : c.end], numbers[c.rank]))
+    citations = tuple(
+        Citation(n, hits[rank].passage, hits[rank].dense, tuple(sorted(spans[rank])), hits[rank].also)
+        for rank, n in sorted(numbers.items(), key=lambda kv: kv[1])
+    )
+    return Answer(question, True, tuple(sentences), citations, tuple(hits), query or question, confidence)
+
+
+def _refusal(question: str, hits: list[Hit], query: str, ev: Evidence, confidence: float | None = None) -> Answer:
     """A refusal ("not in the articles") that lists the nearest passages as such."""
     nearest = sorted(hits[:3], key=lambda h: -h.dense)  # listed closest first, by the score shown beside each
     cites = tuple(Citation(n, h.passage, h.dense, (), h.also) for n, h in enumerate(nearest, start=1))
-    return Answer(question, False, (), cites, tuple(hits), query or question, ev.dense)
-
-
-_MONTH_WORD = re.compile(r"^" + _MONTHS + r"$")
-
-
-def _outside(sentence: str, terms: dict[str, float], keep_months: bool = False) -> str:
-    """The sentence with the question's own words blanked, so 'When is the March vote?' needs another date.
-    With keep_months, month names stay: for "On what date in March...", "March 11" is a date."""
-
-    def blank(m: re.Match) -> str:
-        word = m.group(0)
-        keep = word_term(word) not in terms or (keep_months and _MONTH_WORD.match(word))
-        return word if keep else "_"
-
-    return re.sub(r"\w+", blank, sentence)
+    return Answer(question, False, (), cites, tuple(hits), query or question, ev.dense if confidence is None else confidence)
 
 
 def idf_weights(doc_freq: dict[str, int], n_docs: int) -> dict[str, float]:

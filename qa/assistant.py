@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .answer import Answer, Answerer, idf_weights
+from .followups import SUMMARY_PASSAGES, continue_answer, summarize
 from .config import Settings
 from .datefilter import DateCoverage, coverage
 from .conversation import Conversation, Turn
@@ -14,6 +15,8 @@ from .documents import FileEntry, Passage, Skipped, discover, read_document
 from .formats import kind_of
 from .embedding import Embedder, embedder_for, identity
 from .errors import ArticleGone, BadPath, BadQuestion, IndexEmpty, IndexMissing, QAError
+from .intents import IntentDetector
+from .spelling import correct
 from .indexer import BuildReport, ProgressFn, build_index
 from .retrieval import Hit, Mode, Retriever
 from .stores import Store, backend, check_compatible
@@ -86,16 +89,19 @@ class Assistant:
         self.settings = settings
         self.embedder = embedder or embedder_for(settings)
         self.mode = mode
-        self.answerer = Answerer()
+        self.answerer = make_answerer(settings.reader)
+        # Overview and "tell me more" are told from questions by the embedder (qa/intents.py).
+        self.intents = IntentDetector(self.embedder) if settings.intents else None
         self._index: Store | None = None
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------ loading
 
     def load_model(self) -> None:
-        load = getattr(self.embedder, "load", None)
-        if load:
-            load()
+        for part in (self.embedder, self.answerer.reader):
+            load = getattr(part, "load", None)
+            if load:
+                load()
 
     def index(self) -> Store:
         """The live index, reopened when a rebuild (here or in another process) switched generations."""
@@ -143,7 +149,6 @@ class Assistant:
         include_undated: bool = False,
     ) -> Answer:
         question = validate_question(question)
-        query, context_terms = (conversation.contextual_query(question) if conversation else (question, []))
         # One index for the whole answer, held under the lock: a rebuild that finishes meanwhile (the app's
         # ctrl+r or watcher) closes the old generation only after this answer is composed.
         with self._lock:
@@ -151,11 +156,29 @@ class Assistant:
             if index.meta.passages == 0:
                 raise IndexEmpty(f"The index of {self.settings.articles_dir} is empty: no article has been indexed yet.",
                                  f"Add {supported_kinds()} files to the folder, then run `qa index`.")
-            hits = self.retriever(index).search(query, k or self.settings.k, since=since, until=until, include_undated=include_undated)
-            self.answerer.idf = _idf(index, tuple(sorted(set(words(query)))))
-            answer = self.answerer.compose(question, hits, query=query, context_terms=context_terms)
+            intent = self.intents.detect(question) if self.intents is not None else "question"
+            asked = question
+            if intent == "more" and conversation is not None and conversation.last_found is not None:
+                answer = continue_answer(question, conversation.last_found, index, conversation.shown, self.answerer)
+            elif intent == "summary":
+                hits = self.retriever(index).search(question, SUMMARY_PASSAGES, since=since, until=until, include_undated=include_undated)
+                answer = summarize(question, hits, index, self.answerer)
+            else:
+                asked = correct(question, index)  # "foregn" -> "foreign": the keyword side needs the word
+                rewritten = conversation.reask(asked) if conversation is not None else None
+                if rewritten:
+                    asked, query, context_terms = rewritten, rewritten, []
+                else:
+                    query, context_terms = conversation.contextual_query(asked) if conversation else (asked, [])
+                # A follow-up does not repeat what this chat has shown, unless the same question is asked again.
+                follow_up = conversation is not None and (bool(context_terms) or bool(rewritten))
+                shown = frozenset(conversation.shown) if follow_up and not conversation.asked_before(question) else frozenset()
+                hits = self.retriever(index).search(query, k or self.settings.k, since=since, until=until, include_undated=include_undated)
+                self.answerer.idf = _idf(index, tuple(sorted(set(words(query)))))
+                answer = self.answerer.compose(asked, hits, query=query, context_terms=context_terms, shown=shown)
         if conversation is not None:
-            conversation.add(Turn(question, query, answer.text, answer.found))
+            conversation.add(Turn(question, answer.query, answer.text, answer.found, asked))
+            conversation.remember(answer)
         return answer
 
     # ------------------------------------------------------------ articles
@@ -293,6 +316,20 @@ def supported_kinds() -> str:
     from .documents import SUFFIXES
 
     return "/".join(sorted(SUFFIXES))
+
+
+def make_answerer(reader: str = "rules") -> Answerer:
+    """"reader": sentences scored by the trained reader model with the rules; anything else: the rules alone."""
+    if reader != "reader":
+        return Answerer()
+    from .reader.runtime import default_reader
+
+    return Answerer(reader=default_reader(), **READER_DEFAULTS)
+
+
+# Chosen on the development data (docs/evaluation.md, "Reader"): tests/data/questions_dev.jsonl and the
+# development half of the held-out SQuAD articles. The scored sets are only measured.
+READER_DEFAULTS: dict = {"use_coverage": True, "require_shape": True, "rule_weight": 2.0, "min_logit": -3.0}
 
 
 def _idf(index: Store, query_words: tuple[str, ...]) -> dict[str, float]:

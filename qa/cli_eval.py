@@ -57,14 +57,17 @@ def eval_group() -> None:
 @click.option("--index", "index_dir", metavar="DIR", help="Index folder, built if missing (default: index/ or $QA_INDEX_DIR).")
 @click.option("--model", metavar="NAME", help="A sentence-transformers model folder, or a name in the Hugging Face cache (default: the packaged all-MiniLM-L6-v2, or $QA_MODEL).")
 @_retrieval_options
+@click.option("--typos", "typo_seed", type=int, default=None, metavar="SEED", help="Ask each question with one typo (seeded).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
-def questions(ctx, file, articles_dir, index_dir, model, mode, fusion, alpha, as_json) -> None:
+def questions(ctx, file, articles_dir, index_dir, model, mode, fusion, alpha, typo_seed, as_json) -> None:
     """Ask every question of FILE.jsonl as the chat would and score the answers."""
     from .embedding import terminal_progress
-    from .evaluation import RetrievalConfig, ask_items, load_question_set, make_assistant, summarize_questions
+    from .evaluation import RetrievalConfig, ask_items, load_question_set, make_assistant, summarize_questions, with_typos
 
     items = load_question_set(file)
+    if typo_seed is not None:
+        items = with_typos(items, typo_seed)
     settings = _settings(ctx, articles_dir=articles_dir, index_dir=index_dir, model=model)
     assistant = make_assistant(settings, _embedder(settings), RetrievalConfig(mode, fusion, alpha))
     try:
@@ -92,6 +95,32 @@ def questions(ctx, file, articles_dir, index_dir, model, mode, fusion, alpha, as
         click.echo(f"      got:      {f['got']}")
 
 
+def _squad_part(data, folder: Path, part: str):
+    """Only the documents of one part of the reader's split, and the questions asked about them."""
+    from dataclasses import replace
+
+    from .evaluation import BadEvalData
+    from .reader import squad
+
+    try:
+        docs = squad.query_docs(folder)
+        corpus = {d: v for d, v in data.corpus.items() if squad.in_part(d, part)}
+    except (OSError, ValueError) as exc:
+        raise BadEvalData(f"--part needs SQuAD 2.0 doc ids (squad20dev_AAA_PP) and answers.jsonl ({exc}).", "Leave out --part.") from None
+    keep = [q for q in data.queries if docs.get(q) in corpus]
+    return replace(data, corpus=corpus, queries={q: data.queries[q] for q in keep}, qrels={q: data.qrels[q] for q in keep})
+
+
+def _with_typos(data, seed: int):
+    import random
+    from dataclasses import replace
+
+    from .reader.typos import add_typo
+
+    rng = random.Random(seed)
+    return replace(data, queries={q: add_typo(t, rng) for q, t in data.queries.items()})
+
+
 def _ensure_index(assistant, quiet: bool) -> None:
     """Build the index when it is missing, update it when the articles changed since."""
     if assistant.has_index():
@@ -115,9 +144,13 @@ def _ensure_index(assistant, quiet: bool) -> None:
 @click.option("--answers", is_flag=True, help="Also ask each answerable query (answers.jsonl) and report answer_contains.")
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the corpus files and index here and reuse them next time (default: a temporary folder, removed after).")
+@click.option("--part", type=click.Choice(["all", "train", "held-out", "dev", "test"]), default="all", show_default=True,
+              help="SQuAD 2.0 only: the documents and questions of one part of the reader's split by article "
+                   "(held-out = dev + test; the reader never trained on them).")
+@click.option("--typos", "typo_seed", type=int, default=None, metavar="SEED", help="Ask each query with one typo (seeded).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
-def beir(ctx, folder, split, mode, fusion, alpha, model, limit, answers, work_dir, as_json) -> None:
+def beir(ctx, folder, split, mode, fusion, alpha, model, limit, answers, work_dir, part, typo_seed, as_json) -> None:
     """Index a BEIR-layout corpus (each document one article) and score retrieval on its queries."""
     import tempfile
 
@@ -125,6 +158,10 @@ def beir(ctx, folder, split, mode, fusion, alpha, model, limit, answers, work_di
     from .evaluation import RetrievalConfig, beir_answers, beir_report, build_beir_index, load_beir, make_assistant, retrieve_beir
 
     data = load_beir(folder, split, with_answers=answers)
+    if part != "all":
+        data = _squad_part(data, folder, part)
+    if typo_seed is not None:
+        data = _with_typos(data, typo_seed)
     query_ids = list(data.queries)[:limit] if limit else list(data.queries)
     config = RetrievalConfig(mode, fusion, alpha)
     settings = _settings(ctx, model=model)

@@ -31,6 +31,10 @@ class Settings:
     milvus_uri: str = ""  # a .db path (milvus-lite, embedded) or http(s)://host:19530; default index_dir/milvus.db
     milvus_token: str = ""
     milvus_collection: str = "qa"  # prefix of the collections this index uses
+    # "rules" (word overlap, passage scores, answer shapes) or "reader" (the trained model in qa/reader/model/, or
+    # $QA_READER_DIR); QA_READER. Rules by default: the reader trained so far does not beat them (docs/evaluation.md).
+    reader: str = "rules"
+    intents: bool = True  # overview and "tell me more" recognised by the embedder; QA_INTENTS=0 turns off
     extract_seconds: float = 60.0  # per web page, PDF or Word file (QA_EXTRACT_SECONDS)
     extract_mb: int = 1024  # memory of the process that parses them (QA_EXTRACT_MB)
 
@@ -64,6 +68,8 @@ def load_settings(
         milvus_uri=_env("QA_MILVUS_URI") or str(index_dir.expanduser().resolve() / "milvus.db"),
         milvus_token=_env("QA_MILVUS_TOKEN") or "",
         milvus_collection=_env("QA_MILVUS_COLLECTION") or "qa",
+        reader=(_env("QA_READER") or "rules").lower(),
+        intents=_env("QA_INTENTS") not in ("0", "false", "no"),
         extract_seconds=float(_env("QA_EXTRACT_SECONDS") or 60.0),
         extract_mb=int(_env("QA_EXTRACT_MB") or 1024),
         backend=_backend(_env("QA_BACKEND")),

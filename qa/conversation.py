@@ -24,6 +24,7 @@ class Turn:
     query: str  # what was searched for this turn
     answer: str
     found: bool
+    asked: str = ""  # the question as the reader read it ("and Russia?" -> "What did Russia offer?")
 
 
 @dataclass
@@ -32,10 +33,49 @@ class Conversation:
     # The topic a run of follow-ups hangs on: the question that opened it and the name its answer led
     # with. Follow-ups lean on this plus the previous question, so the query stays bounded in a long chat.
     thread: str = ""
+    # Where every sentence shown in this chat is (qa.answer.sentence_key): a follow-up does not repeat them.
+    shown: set = field(default_factory=set)
+    last_found: object | None = None  # the last Answer that found something: "tell me more" continues it
 
     def clear(self) -> None:
         self.turns.clear()
         self.thread = ""
+        self.shown.clear()
+        self.last_found = None
+
+    def asked_before(self, question: str) -> bool:
+        """Asked again: the same words as an earlier turn (case and punctuation aside) may repeat its answer."""
+        key = " ".join(words(question))
+        return any(" ".join(words(t.question)) == key for t in self.turns)
+
+    def remember(self, answer) -> None:
+        from .answer import shown_keys
+
+        if answer.found:
+            self.shown |= shown_keys(answer)
+            self.last_found = answer
+
+    def reask(self, question: str) -> str | None:
+        """'And Russia?' after 'What did Turkey offer?': the previous question about the new subject.
+
+        Only a bare subject after an opener ('and', 'what about', 'how about'): a message with its own
+        question word or verb is a question of its own."""
+        if not self.turns:
+            return None
+        m = _REASK.match(question)
+        if not m:
+            return None
+        subject = m.group(2).strip()
+        tokens = words(subject)
+        if not tokens or len(tokens) > 4 or any(t in _QUESTION_WORDS or t in _REFERRING for t in tokens):
+            return None
+        previous = self.turns[-1].asked or self.turns[-1].question
+        names = list(_NAME_IN_QUESTION.finditer(previous))
+        if not names:
+            return None
+        # The subject replaces the first name the previous question asked about (not its opening word).
+        name = names[0]
+        return previous[: name.start()] + subject + previous[name.end() :]
 
     def add(self, turn: Turn) -> None:
         if turn.query == turn.question:  # a fresh question opens a new thread
@@ -71,6 +111,11 @@ class Conversation:
         # Read like the question's own words: the earlier question's frame ("how many") is not carried over.
         return f"{context} {question}", [s for s, _ in question_terms(context)]
 
+
+_REASK = re.compile(r"^\s*(and|what about|how about)\s+(?:the\s+)?(.+?)[?.!]*\s*$", re.I)
+_QUESTION_WORDS = frozenset("what who whom whose when where why how which did does do is are was were can could will would should then".split())
+# A capitalised run after the question's first word: "What did *Turkey* offer?", "Where is *Ibrahim Kalın*?"
+_NAME_IN_QUESTION = re.compile(r"(?<=\s)(?:[A-Z][\w\u00C0-\u024F'’-]*)(?:\s+[A-Z][\w\u00C0-\u024F'’-]*)*")
 
 _NAME = re.compile(r"(?:[A-Z][\w\u00C0-\u024F'’-]+\s+){1,3}[A-Z][\w\u00C0-\u024F'’-]+")
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .formats.sandbox import Sandbox
 
 # Bump when splitting changes: an index built by another splitter must be rebuilt, not mixed.
-SPLITTER_VERSION = 2  # 2: datelines, metadata title/date, PDF pages
+SPLITTER_VERSION = 3  # 2: datelines, metadata title/date, PDF pages; 3: quotations stay whole
 # all-MiniLM-L6-v2 reads 256 word pieces; leave room for [CLS]/[SEP] and estimation error.
 MAX_PASSAGE_PIECES = 230
 MIN_PASSAGE_WORDS = 10

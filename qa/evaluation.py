@@ -187,6 +187,17 @@ def parse_question_set(lines: Iterable[str], name: str = "question set") -> list
     return items
 
 
+def with_typos(items: Sequence[Item], seed: int) -> list[Item]:
+    """Every question with one typo (qa/reader/typos.py), seeded: the typo-robustness figures."""
+    import random
+    from dataclasses import replace
+
+    from .reader.typos import add_typo
+
+    rng = random.Random(seed)
+    return [replace(item, turns=tuple(replace(q, question=add_typo(q.question, rng)) for q in item.turns)) for item in items]
+
+
 def load_question_set(path: Path) -> list[Item]:
     try:
         text = path.read_text(encoding="utf-8-sig")

@@ -117,11 +117,27 @@ def _line_sentence_spans(text: str) -> list[tuple[int, int]]:
             last_word.rstrip(".") in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha())
         ):
             continue
+        if _inside_quote(text[start : match.end()]):
+            continue
         spans.append(_trim(text, start, end))
         start = end
     if start < len(text):
         spans.append(_trim(text, start, len(text)))
     return [s for s in spans if s[1] > s[0]]
+
+
+# A quotation stays one sentence: "We will talk. We will not give up," he said. Past this length an open
+# quote is taken as unclosed (news prints multi-paragraph quotes without a closing mark) and splitting resumes.
+MAX_QUOTED_SENTENCE = 400
+
+
+def _inside_quote(segment: str) -> bool:
+    """Whether the sentence so far has an open double quotation (curly or straight; apostrophes are ambiguous)."""
+    if len(segment) > MAX_QUOTED_SENTENCE:
+        return False
+    if segment.count("\u201c") > segment.count("\u201d"):
+        return True
+    return segment.count('"') % 2 == 1
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:

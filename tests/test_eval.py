@@ -176,6 +176,9 @@ def test_conversation_turns_share_one_chat_and_single_questions_get_a_fresh_one(
 @pytest.fixture
 def fake_model(monkeypatch, fake):
     monkeypatch.setattr(cli_eval, "_embedder", lambda settings: fake)
+    # Word hashing in 64 dimensions has no sense of phrasing: overview / "tell me more" requests are told
+    # apart by the real model only (tests/test_reader.py).
+    monkeypatch.setenv("QA_INTENTS", "0")
     return fake
 
 

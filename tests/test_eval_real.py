@@ -28,16 +28,16 @@ FLOORS = {
         "source_hit@1": 0.90,  # 0.931
         "source_hit@5": 0.97,  # 1.000
         "mrr": 0.93,  # 0.966
-        "answer_contains": 0.90,  # 0.932
+        "answer_contains": 0.90,  # 0.932 (0.932 again with the follow-up and typo changes)
         "refusal_recall": 0.80,  # 0.824
-        "refusal_precision": 0.90,  # 0.933
+        "refusal_precision": 0.90,  # 0.933; 1.000 now
     },
     # The set the refusal thresholds were chosen on; below target on recall, and held where it is.
     DEV_QUESTIONS: {
         "source_hit@1": 0.91,  # 0.944
         "source_hit@5": 0.97,  # 1.000
         "mrr": 0.94,  # 0.972
-        "answer_contains": 0.87,  # 0.907
+        "answer_contains": 0.87,  # 0.907; 0.926 now
         "refusal_recall": 0.63,  # 0.636
         "refusal_precision": 0.84,  # 0.875
     },
