@@ -76,7 +76,7 @@ def test_index_ask_json_status_through_the_real_model(seeded):
     assert "5 added" in r.output and "passages:" in r.output
     r = run("ask", "Which TV channel interviewed Kalın?", "--json")
     assert r.exit_code == 0
-    data = json.loads(r.output)
+    data = json.loads(r.stdout)
     assert set(data) == {"question", "answer", "found", "citations", "retrieved"}  # retrieved: added by -k work, keys kept
     assert data["found"] is True and "A Haber" in data["answer"]
     c = data["citations"][0]
@@ -90,7 +90,7 @@ def test_index_ask_json_status_through_the_real_model(seeded):
     r = run("status")
     assert "new.txt" in r.output and "qa index" in r.output
     r = run("index", "--json")
-    report = json.loads(r.output)
+    report = json.loads(r.stdout)
     # The keys stay; new ones are additions ("warnings": files indexed with a caveat).
     assert {"added", "changed", "removed", "renamed", "unchanged", "skipped", "passages", "embedded", "seconds"} <= set(report)
     assert report["added"] == 1 and report["embedded"] == 1

@@ -198,7 +198,7 @@ def test_eval_questions_json_on_the_seed_articles(seeded, fake_model, tmp_path):
     assert not (seeded.index_dir / "CURRENT").exists()
     r = run("eval", "questions", str(qs), "--json")
     assert r.exit_code == 0, r.output
-    report = json.loads(r.output)
+    report = json.loads(r.stdout)
     assert set(report) == QUESTION_KEYS
     assert (report["questions"], report["answerable"], report["unanswerable"]) == (3, 2, 1)
     assert report["source_hit@5"] == 1.0
@@ -254,7 +254,7 @@ def tiny_beir(tmp_path):
 def test_eval_beir_json(tiny_beir, fake_model, settings):
     r = run("eval", "beir", str(tiny_beir), "--retriever", "keyword", "--json")
     assert r.exit_code == 0, r.output
-    report = json.loads(r.output)
+    report = json.loads(r.stdout)
     assert set(report) == BEIR_KEYS
     assert (report["dataset"], report["docs"], report["queries"]) == ("tiny", 4, 2)  # q3 has no judgments
     assert report["ndcg@10"] == 1.0 and report["recall@10"] == 1.0 and report["mrr@10"] == 1.0

@@ -61,7 +61,7 @@ def test_question_set_holds_its_floors(seed_index, real_model, questions):
     r = run("eval", "questions", str(questions), "--articles", str(seed_index.articles_dir),
             "--index", str(seed_index.index_dir), "--json")
     assert r.exit_code == 0, r.output
-    report = json.loads(r.output)
+    report = json.loads(r.stdout)
     assert report["answerable"] >= 35 and report["unanswerable"] >= 12
     for key, floor in FLOORS[questions].items():
         assert report[key] >= floor, (key, report[key], report["failures"])
@@ -76,6 +76,6 @@ def test_small_scifact_hybrid_beats_its_floor(real_model):
     # The slice ships with the tests: a clean CI machine has no ../shared.
     r = run("eval", "beir", str(SHIPPED_SCIFACT30), "--retriever", "hybrid", "--json")
     assert r.exit_code == 0, r.output
-    report = json.loads(r.output)
+    report = json.loads(r.stdout)
     assert report["queries"] == 30
     assert report["ndcg@10"] >= HYBRID_NDCG_FLOOR, report

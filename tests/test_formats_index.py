@@ -171,7 +171,7 @@ def test_a_question_from_each_kind_cites_the_right_file_and_page_through_the_rea
     ]
     for question, source, page, expected in cases:
         r = runner.invoke(cli, ["ask", question, "--json"], catch_exceptions=False)
-        data = json.loads(r.output)
+        data = json.loads(r.stdout)
         assert data["found"] is True and expected in data["answer"], (question, data["answer"])
         first = data["citations"][0]
         assert first["source"] == source and first["page"] == page, (question, first)

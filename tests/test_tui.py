@@ -347,11 +347,11 @@ def test_watching_picks_up_changes_with_a_notification(indexed, fake):
             (indexed.articles_dir / "zz_watch.txt").write_text(
                 "Walrus count\n\nBiologists counted 300 walruses resting on the beach near the research station.\n", encoding="utf-8"
             )
-            for _ in range(100):  # the watcher polls every half second
+            for _ in range(300):  # the watcher polls every half second; a loaded machine takes longer
                 await pilot.pause(0.1)
                 if any("Articles changed" in n.title for n in app._notifications):
                     break
-            assert any("Articles changed" in n.title and "1 added" in n.message for n in app._notifications)
+            assert any("Articles changed" in n.title and "1 added" in n.message for n in app._notifications), [(n.title, n.message) for n in app._notifications]
             await settle(app, pilot)
             assert "6 articles" in status_shown(app)
             app.action_toggle_watch()

@@ -23,6 +23,7 @@ CHILD = textwrap.dedent(
     from qa.indexer import build_index
     from qa.stores.local_writer import LocalWriter
     from qa.stores.meta import FORMAT_VERSION, FileRecord, Meta
+    from qa.embedding import identity
     from tests.conftest import FakeEmbedder
 
     def written():
@@ -34,7 +35,8 @@ CHILD = textwrap.dedent(
     words = Path("articles").joinpath(sorted(p.name for p in Path("articles").glob("*.txt"))[0]).read_text().split()
     rng = np.random.default_rng(0)
     emb = FakeEmbedder()
-    writer = LocalWriter(settings.index_dir, None, Meta(FORMAT_VERSION, emb.name, emb.dimension, SPLITTER_VERSION))
+    writer = LocalWriter(settings.index_dir, None, Meta(FORMAT_VERSION, emb.name, emb.dimension, SPLITTER_VERSION,
+                                                     backend=identity(emb)[0], quantization=identity(emb)[1]))
     for art in range(2000):
         source = f"bulk/{art // 100:02d}/{art:05d}.txt"
         paras = [" ".join(rng.choice(words, 40)) + f" item{art}x{p}." for p in range(10)]

@@ -303,6 +303,9 @@ def settle(index_dir: Path) -> None:
         return
     db = _connect(gen / DB_NAME, readonly=False)
     try:
+        # Never wait for readers: an open chat holds one, and a waiting checkpoint held every rebuild for the
+        # connection's 30 s busy timeout. Busy, it copies what it can and the next update does the rest.
+        db.execute("PRAGMA busy_timeout = 0")
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
     except sqlite3.OperationalError:
         pass  # busy: a reader in another process; nothing is lost, the log is only longer
