@@ -116,3 +116,35 @@ def test_the_chat_app_calls_a_near_duplicate_nearly_the_same(seed_index, real_em
             assert f"nearly the same text in {KALIN}:7" in shown, shown
 
     asyncio.run(scenario())
+
+
+def test_a_rejected_question_in_the_chat_stays_in_the_box_selected(seeded, fake):
+    """Only punctuation, or a paste far over the limit: the notice says why and the text is not thrown away."""
+    import asyncio
+
+    from qa.assistant import Assistant
+    from tests.tui_helpers import make_app, settle
+
+    Assistant(seeded, embedder=fake).rebuild()
+
+    async def scenario():
+        app = make_app(seeded, fake)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(app, pilot)
+            box = app.chat.query_one("#question")
+            await pilot.press(*"!?!?...", "enter")
+            await pilot.pause()
+            assert box.value == "!?!?..." and box.selected_text == "!?!?..."
+            assert any("no words" in n.message for n in app._notifications)
+            assert app.turns == []
+            box.value = ""
+            long = "x" * 10_000
+            box.value = long
+            await pilot.press("enter")
+            await pilot.pause()
+            assert box.value == long and any("limit is 2000" in n.message for n in app._notifications)
+            await pilot.press(*"Where did the foreign ministers meet?", "enter")  # typing replaces the selection
+            await settle(app, pilot)
+            assert box.value == "" and [t.question for t in app.turns] == ["Where did the foreign ministers meet?"]
+
+    asyncio.run(scenario())
