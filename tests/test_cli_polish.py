@@ -148,3 +148,29 @@ def test_a_rejected_question_in_the_chat_stays_in_the_box_selected(seeded, fake)
             assert box.value == "" and [t.question for t in app.turns] == ["Where did the foreign ministers meet?"]
 
     asyncio.run(scenario())
+
+
+def test_a_reversed_range_in_the_chat_says_how_to_get_out_of_it(seeded, fake):
+    import asyncio
+
+    from qa.assistant import Assistant
+    from tests.tui_helpers import make_app, settle, status_shown
+
+    Assistant(seeded, embedder=fake).rebuild()
+
+    async def scenario():
+        app = make_app(seeded, fake)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(app, pilot)
+            await pilot.press(*"/until 2022-01-20", "enter")
+            await pilot.press(*"/since 2022-02-01", "enter")
+            await pilot.pause()
+            note = next(n.message for n in app._notifications if "nothing could match" in n.message)
+            assert "/until off" in note, note
+            assert (app.since, app.until) == (None, "2022-01-20")  # the filter in force is unchanged
+            await pilot.press(*"/until off", "enter")
+            await pilot.press(*"/since 2022-02-01", "enter")
+            await pilot.pause()
+            assert (app.since, app.until) == ("2022-02-01", None) and "since 2022-02-01" in status_shown(app)
+
+    asyncio.run(scenario())
