@@ -275,7 +275,8 @@ def show(ctx, articles_dir, index_dir, model, target, context_lines) -> None:
             raise BadPath(f"Lines {first}-{last} are not on page {page} of {source} (lines {span[0]}-{span[1]}).", "Check the citation.")
     lines = article.text.split("\n")
     if first is not None and (first > len(lines) or last > len(lines)):
-        raise BadPath(f"{source} has {len(lines)} lines; {first}-{last} is not among them.", "Check the line numbers.")
+        asked = f"line {first} is" if first == last else f"lines {first}-{last} are"
+        raise BadPath(f"{source} has {_plural(len(lines), 'line')}; {asked} not among them.", "Check the line numbers.")
     header = " · ".join(x for x in (article.source, article.title, article.date) if x)
     click.echo(header)
     if article.extracted_from:

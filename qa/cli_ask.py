@@ -18,6 +18,12 @@ def _meta(p) -> str:
     return "  " + meta if meta else ""
 
 
+def also_label(passage, other) -> str:
+    """Near-duplicates are collapsed too: only identical text is called the same, so a reader who opens the other
+    place is not promised the quoted words."""
+    return "same text in" if other.key == passage.key else "nearly the same text in"
+
+
 def retrieved(answer: Answer) -> list[dict]:
     """Every passage retrieved, best first, in the shape of a citation (plus its rank)."""
     out = []
@@ -25,7 +31,7 @@ def retrieved(answer: Answer) -> list[dict]:
         p = h.passage
         out.append({
             "rank": rank, "source": p.source, "paragraph": p.paragraph, "line_start": p.line_start, "line_end": p.line_end,
-            "score": round(h.dense, 4), "text": p.text, "title": p.title, "date": p.date,
+            "score": round(h.dense, 4), "text": p.text, "title": p.title, "date": p.date, "page": p.page,
             "also_in": [f"{a.source}:{a.line_start}-{a.line_end}" for a in h.also],
         })
     return out
@@ -52,7 +58,7 @@ def print_answer(answer: Answer, as_json: bool, list_retrieved: bool, dates: Dat
         for c in answer.citations:
             click.echo(f"  [{c.n}] {c.passage.citation}  (score {c.score:.2f}){_meta(c.passage)}")
             for a in c.also:
-                click.echo(f"       same text in {a.citation}")
+                click.echo(f"       {also_label(c.passage, a)} {a.citation}")
     if list_retrieved:
         cited = {(c.passage.source, c.passage.paragraph) for c in answer.citations}
         others = sorted((h for h in answer.hits if (h.passage.source, h.passage.paragraph) not in cited), key=lambda h: -h.dense)
@@ -68,8 +74,8 @@ def print_answer(answer: Answer, as_json: bool, list_retrieved: bool, dates: Dat
     elif not answer.hits:
         click.echo()
         click.echo("No passage came close to the question.")
-    click.echo()
     if listed:
+        click.echo()
         first = (answer.citations[0].passage if answer.citations else answer.hits[0].passage).citation
         click.echo(SCORE_NOTE, err=True)
         click.echo(f"Read a source in full: qa show {first}", err=True)

@@ -42,8 +42,12 @@ def filter_note(cov: DateCoverage, since: str | None, until: str | None, include
     """One or two sentences: what the filter searched, and what it left out and how to bring it back."""
     dated = f"{cov.in_range} of {_articles(cov.files)} {'is' if cov.in_range == 1 else 'are'} dated {range_label(since, until)}"
     if cov.dated and cov.in_range == 0:
-        dated += f" (the articles' dates run from {cov.first} to {cov.last})"
+        dated += f" ({_span_note(cov)})"
     if include_undated:
+        if not cov.undated:
+            return f"Date filter: {dated}; every article has a date."
+        if cov.undated == 1:
+            return f"Date filter: {dated}; the 1 article without a date was searched too."
         return f"Date filter: {dated}; the {_articles(cov.undated)} without a date were searched too."
     if not cov.undated:
         return f"Date filter: {dated}."
@@ -51,8 +55,16 @@ def filter_note(cov: DateCoverage, since: str | None, until: str | None, include
     return f"Date filter: {dated}; {left} ({how_to_include} to search them too)."
 
 
+def _span_note(cov: DateCoverage) -> str:
+    if cov.first == cov.last:
+        return f"the only article date is {cov.first}" if cov.dated == 1 else f"every dated article is from {cov.first}"
+    return f"the articles' dates run from {cov.first} to {cov.last}"
+
+
 def status_line(cov: DateCoverage) -> str:
     if not cov.dated:
-        return f"none of the {cov.files} articles has a date" if cov.files else "no articles"
+        if not cov.files:
+            return "no articles"
+        return "the 1 article has no date" if cov.files == 1 else f"none of the {cov.files} articles has a date"
     span = cov.first if cov.first == cov.last else f"{cov.first} to {cov.last}"
-    return f"{cov.dated} of {cov.files} articles dated, {span}"
+    return f"{cov.dated} of {_articles(cov.files)} dated, {span}"

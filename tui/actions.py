@@ -52,7 +52,8 @@ class ChatActions:
 
     def set_dates(self, since: str | None, until: str | None) -> None:
         if since and until and since > until:
-            self.notify(f"{since} is after {until}: nothing could match.", title="Date filter", severity="warning")
+            self.notify(f"{since} is after {until}: nothing could match.\nMove the other end first, or clear it: /since off, /until off.",
+                        title="Date filter", severity="warning")
             return
         changed = (since, until) != (self.since, self.until)
         self.since, self.until = since, until

@@ -211,23 +211,22 @@ class QAApp(ChatActions, RebuildActions, App):
             command = parse_command(line)
         except CommandError as exc:
             self.notify(f"{exc.message}\n{exc.hint}".strip(), title="Command", severity="warning")
-            if not box.value:
-                # Given back selected: an edit corrects it, and the next command typed replaces it.
-                box.value = event.value
-                box.select_all()
+            box.give_back(event.value)
             return
         box.remember(line)
         if command is not None:
             self._run_command(command)
             return
-        self.ask(line)
+        if not self.ask(line):
+            box.give_back(event.value)
 
-    def ask(self, line: str) -> None:
+    def ask(self, line: str) -> bool:
+        """Ask `line`; False (with a notice) when it is not a question that can be asked."""
         try:
             question = validate_question(line)
         except QAError as exc:
             self.notify(f"{exc.message}\n{exc.hint}".strip(), severity="warning")
-            return
+            return False
         self._supersede_in_flight()
         turn = ChatTurn(line, self.since, self.until, started=time.time(),
                         include_undated=self.include_undated and bool(self.since or self.until))
@@ -240,6 +239,7 @@ class QAApp(ChatActions, RebuildActions, App):
         self._show_turns(len(self.turns) - 1)
         if not wait:
             self._start_answer(turn, question)
+        return True
 
     def _supersede_in_flight(self) -> None:
         for t in self.turns:

@@ -107,6 +107,11 @@ def turn_renderable(turn: ChatTurn, number: int) -> RenderableType:
     return Padding(grid, (0, 0, 1, 0))
 
 
+def also_label(passage, other) -> str:
+    # Near-duplicates are collapsed too: only identical text is "the same", so the other place is not promised the quote.
+    return "same text in" if other.key == passage.key else "nearly the same text in"
+
+
 def citation_parts(citation: Citation, found: bool, width_hint: int = SNIPPET_CHARS) -> tuple[Text, Text]:
     """(header, details) of a sources-panel entry: n, file:lines; title, date, score, snippet."""
     p = citation.passage
@@ -123,7 +128,7 @@ def citation_parts(citation: Citation, found: bool, width_hint: int = SNIPPET_CH
     body.append("\n")
     body.append("“" + clip(_snippet(citation), width_hint) + "”", style="dim")
     for also in citation.also[:2]:
-        body.append("\nsame text in " + literal(also.citation), style="dim")
+        body.append(f"\n{also_label(p, also)} " + literal(also.citation), style="dim")
     return head, body
 
 

@@ -54,6 +54,12 @@ class QuestionInput(Input):
             event.prevent_default()  # Input's own handler would type it
             self.app.action_help()  # type: ignore[attr-defined]
 
+    def give_back(self, value: str) -> None:
+        """A rejected line comes back selected: an edit corrects it, and the next line typed replaces it."""
+        if not self.value:
+            self.value = value
+            self.select_all()
+
     def remember(self, line: str) -> None:
         if line and (not self.history or self.history[-1] != line):
             self.history.append(line)
