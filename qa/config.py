@@ -56,24 +56,41 @@ def load_settings(
     """Build settings now (not at import), so tests and users can redirect paths with env vars."""
     articles_dir = Path(articles or _env("QA_ARTICLES_DIR") or "articles")
     index_dir = Path(index or _env("QA_INDEX_DIR") or "index")
-    max_mb = float(_env("QA_MAX_FILE_MB") or DEFAULT_MAX_FILE_MB)
+    max_mb = _number("QA_MAX_FILE_MB", DEFAULT_MAX_FILE_MB, float, minimum=0.001)
     return Settings(
         articles_dir=articles_dir.expanduser().resolve(),
         index_dir=index_dir.expanduser().resolve(),
         model=model or _env("QA_MODEL") or DEFAULT_MODEL,
-        k=int(_env("QA_K") or 5),
+        k=_number("QA_K", 5, int, minimum=1),
         max_file_bytes=int(max_mb * 1024 * 1024),
-        lock_wait=float(_env("QA_LOCK_WAIT") or 10.0),
+        lock_wait=_number("QA_LOCK_WAIT", 10.0, float, minimum=0.0),
         store=(store or _env("QA_STORE") or "faiss").lower(),
         milvus_uri=_env("QA_MILVUS_URI") or str(index_dir.expanduser().resolve() / "milvus.db"),
         milvus_token=_env("QA_MILVUS_TOKEN") or "",
         milvus_collection=_env("QA_MILVUS_COLLECTION") or "qa",
         reader=(_env("QA_READER") or "rules").lower(),
         intents=_env("QA_INTENTS") not in ("0", "false", "no"),
-        extract_seconds=float(_env("QA_EXTRACT_SECONDS") or 60.0),
-        extract_mb=int(_env("QA_EXTRACT_MB") or 1024),
+        extract_seconds=_number("QA_EXTRACT_SECONDS", 60.0, float, minimum=0.1),
+        extract_mb=_number("QA_EXTRACT_MB", 1024, int, minimum=64),
         backend=_backend(_env("QA_BACKEND")),
     )
+
+
+def _number(name: str, default, kind, minimum):
+    """A numeric setting from the environment; a bad value is one line naming the variable, not a traceback."""
+    given = _env(name)
+    if given is None:
+        return default
+    try:
+        value = kind(given.strip())
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        from .errors import QAError
+
+        raise QAError(f"{name}={given!r} is not a valid setting: it needs {'a whole number' if kind is int else 'a number'} of at least {minimum:g}.",
+                      f"Fix {name} or unset it (default {default}).")
+    return value
 
 
 def _backend(value: str | None) -> str | None:

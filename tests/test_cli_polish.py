@@ -4,6 +4,9 @@ promised as the same text, one blank line too many. Through the real CLI on real
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import shutil
 
 import pytest
@@ -174,3 +177,12 @@ def test_a_reversed_range_in_the_chat_says_how_to_get_out_of_it(seeded, fake):
             assert (app.since, app.until) == ("2022-02-01", None) and "since 2022-02-01" in status_shown(app)
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("name, value", [("QA_K", "abc"), ("QA_K", "0"), ("QA_MAX_FILE_MB", "x"), ("QA_LOCK_WAIT", "-1")])
+def test_a_bad_numeric_setting_is_one_line_naming_it(tmp_path, name, value):
+    env = {**os.environ, name: value, "QA_ARTICLES_DIR": str(tmp_path), "QA_INDEX_DIR": str(tmp_path / "index")}
+    r = subprocess.run([sys.executable, "-m", "qa", "ask", "Where did they meet?"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 1
+    assert name in r.stderr and "Traceback" not in r.stderr and "unexpected" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) <= 2
