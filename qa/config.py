@@ -56,7 +56,7 @@ def load_settings(
     """Build settings now (not at import), so tests and users can redirect paths with env vars."""
     articles_dir = Path(articles or _env("QA_ARTICLES_DIR") or "articles")
     index_dir = Path(index or _env("QA_INDEX_DIR") or "index")
-    max_mb = _number("QA_MAX_FILE_MB", DEFAULT_MAX_FILE_MB, float, minimum=0.001)
+    max_mb = _number("QA_MAX_FILE_MB", DEFAULT_MAX_FILE_MB, float, minimum=0.0)
     return Settings(
         articles_dir=articles_dir.expanduser().resolve(),
         index_dir=index_dir.expanduser().resolve(),
@@ -70,8 +70,8 @@ def load_settings(
         milvus_collection=_env("QA_MILVUS_COLLECTION") or "qa",
         reader=(_env("QA_READER") or "rules").lower(),
         intents=_env("QA_INTENTS") not in ("0", "false", "no"),
-        extract_seconds=_number("QA_EXTRACT_SECONDS", 60.0, float, minimum=0.1),
-        extract_mb=_number("QA_EXTRACT_MB", 1024, int, minimum=64),
+        extract_seconds=_number("QA_EXTRACT_SECONDS", 60.0, float, minimum=0.0001),
+        extract_mb=_number("QA_EXTRACT_MB", 1024, int, minimum=1),
         backend=_backend(_env("QA_BACKEND")),
     )
 
