@@ -138,18 +138,22 @@ def _build_locked(settings: Settings, embedder: Embedder, full: bool, progress: 
 def _update(settings, store, embedder, base: Store | None, report: BuildReport, progress: ProgressFn, cancelled, sandbox: Sandbox) -> BuildReport:
     entries, report.skipped = discover(settings.articles_dir, settings.max_file_bytes)
     progress(BuildProgress("scan", len(entries), len(entries)))
-    old_files = base.files() if base is not None else {}
-    present = {e.source for e in entries}
 
-    # 1. Classify by stat: unchanged files cost nothing more.
-    to_read: list[FileEntry] = []
-    for entry in entries:
-        old = old_files.get(entry.source)
-        if old is not None and old.size == entry.size and old.mtime_ns == entry.mtime_ns:
-            report.unchanged += 1
-        else:
-            to_read.append(entry)
-    gone = {s: r for s, r in old_files.items() if s not in present}
+    # 1. Classify by stat against the stored (source, size, mtime) tuples: an unchanged file costs one set
+    # look-up, and full records are read only for the files that changed or went (at 100,000 files, a record
+    # object per file was most of an update's time).
+    stats = base.file_stats() if base is not None else []
+    known = set(stats)
+    to_read = [e for e in entries if (e.source, e.size, e.mtime_ns) not in known]
+    report.unchanged = len(entries) - len(to_read)
+    del known
+    stored = {s for s, _, _ in stats}
+    gone_sources: list[str] = []
+    if len(stored) > report.unchanged:  # else every stored file is among the unchanged: none went
+        present = {e.source for e in entries}
+        gone_sources = [s for s in stored if s not in present]
+    old_files = base.file_records([e.source for e in to_read if e.source in stored] + gone_sources) if base is not None else {}
+    gone = {s: old_files[s] for s in gone_sources if s in old_files}
 
     # 2. Read what may have changed; a same-hash file is a touch or a rename, not new content.
     touched: list[FileRecord] = []
@@ -207,10 +211,12 @@ def _update(settings, store, embedder, base: Store | None, report: BuildReport, 
             return _write(settings, store, embedder, None, report, [], {}, [], touched, progress, cancelled, skipped_digests)
         return report
 
-    return _write(settings, store, embedder, base, report, new_docs, gone, renames, touched, progress, cancelled, skipped_digests)
+    dropped = {r.sha256 for r in gone.values()} | {old_files[s].sha256 for s in report.changed}
+    return _write(settings, store, embedder, base, report, new_docs, gone, renames, touched, progress, cancelled, skipped_digests, dropped)
 
 
-def _write(settings, store, embedder, base, report, new_docs, gone, renames, touched, progress, cancelled, skipped_digests=frozenset()) -> BuildReport:
+def _write(settings, store, embedder, base, report, new_docs, gone, renames, touched, progress, cancelled, skipped_digests=frozenset(),
+           dropped_digests=frozenset()) -> BuildReport:
     import numpy as np
 
     passages: list[Passage] = [p for _, doc, _ in new_docs for p in doc.passages]
@@ -280,7 +286,7 @@ def _write(settings, store, embedder, base, report, new_docs, gone, renames, tou
     except BaseException:  # noqa: cleanup only; re-raised below
         writer.abort()
         raise
-    _prune_texts(settings, base, report, new_docs, renames, touched, skipped_digests)
+    _prune_texts(settings, base, report, new_docs, renames, touched, skipped_digests, dropped_digests)
     report.passages = writer.meta.passages
     report.files = writer.meta.files
     report.generation = writer.meta.generation
@@ -288,9 +294,22 @@ def _write(settings, store, embedder, base, report, new_docs, gone, renames, tou
     return report
 
 
-def _prune_texts(settings, base, report, new_docs, renames, touched, skipped_digests) -> None:
-    """Extracted texts of contents the new index no longer holds are dropped from the cache."""
-    dropped = set(report.removed) | set(report.changed) | {old for old, _ in renames}
-    keep = {r.sha256 for s, r in (base.files() if base is not None else {}).items() if s not in dropped}
-    keep |= set(skipped_digests) | {digest for _, _, digest in new_docs} | {r.sha256 for _, r in renames} | {r.sha256 for r in touched}
-    TextCache(settings.index_dir).prune(keep)
+def _prune_texts(settings, base, report, new_docs, renames, touched, skipped_digests, dropped_digests) -> None:
+    """Extracted texts of contents the new index no longer holds are dropped from the cache.
+
+    An update looks only at the contents it dropped (an article deleted or changed), so its cost follows the
+    change; a build without a base (first or --full) keeps exactly what it indexed and clears the rest
+    (leftovers of an older extractor version, or of an update killed after it parsed).
+    """
+    cache = TextCache(settings.index_dir)
+    keep = set(skipped_digests) | {digest for _, _, digest in new_docs} | {r.sha256 for _, r in renames} | {r.sha256 for r in touched}
+    if base is None:
+        cache.prune(keep)
+        return
+    candidates = set(dropped_digests) - keep
+    if not candidates or not cache.folder.is_dir():
+        return
+    # The same bytes may live on under another path (a copy): its text stays.
+    left = set(report.removed) | set(report.changed) | {old for old, _ in renames}
+    held = {digest for source, digest in base.files_with_digests(sorted(candidates)) if source not in left}
+    cache.discard(candidates - held)

@@ -231,3 +231,24 @@ def test_cancelling_a_rebuild_stops_a_long_parse_and_leaves_the_index_unchanged(
         assistant.rebuild(progress=progress, cancelled=lambda: "since" in reading and time.monotonic() - reading["since"] > 0.3)
     assert time.monotonic() - started < 5
     assert assistant.index().meta.generation == generation and assistant.index().meta.version == version
+
+
+def test_an_update_drops_the_extracted_text_of_a_deleted_page_but_not_of_a_copy_still_indexed(settings, fake):
+    from qa.formats.cache import TextCache
+    from qa.indexer import build_index
+
+    a = settings.articles_dir
+    page = news_html("First grain ship leaves Odesa", GRAIN, date="2022-08-01")
+    write(a, "web/grain.html", page)
+    write(a, "web/copy-of-grain.html", page)
+    write(a, "reports/energy.pdf", pdf_bytes(WIND, title="Energy review"))
+    build_index(settings, fake)
+    cached = lambda: sorted(p.name.split(".")[0] for p in TextCache(settings.index_dir).folder.iterdir())  # noqa: E731
+    assert len(cached()) == 2  # the page (one text for both copies) and the PDF
+    (a / "reports" / "energy.pdf").unlink()
+    (a / "web" / "grain.html").unlink()
+    report = build_index(settings, fake)
+    assert sorted(report.removed) == ["reports/energy.pdf", "web/grain.html"]
+    # The PDF's text went with it; the page's text stays for its copy, which `qa show` still reads from the cache.
+    assert len(cached()) == 1
+    assert Assistant(settings, embedder=fake).article("web/copy-of-grain.html").extracted_from == "HTML"

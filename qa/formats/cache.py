@@ -50,6 +50,14 @@ class TextCache:
         except OSError:
             pass  # a cache: losing it costs a re-parse, nothing else
 
+    def discard(self, digests: set[str]) -> None:
+        """Drop the texts of these contents (an update removed the last article holding them)."""
+        for digest in digests:
+            try:
+                self._path(digest).unlink(missing_ok=True)
+            except OSError:
+                pass  # a cache: a stale entry costs disk, nothing else
+
     def prune(self, keep: set[str]) -> None:
         """Drop texts of contents no longer indexed (and of older extractor versions)."""
         try:

@@ -53,6 +53,10 @@ if TYPE_CHECKING:
 __all__ = ["MilvusBackend", "MilvusStore", "MilvusUnavailable", "MilvusWriter", "connect"]
 
 
+def _record(r: dict) -> FileRecord:
+    return FileRecord(r["source"], r["size"], r["mtime_ns"], r["sha256"], r["title"], r.get("date"), r["passages"])
+
+
 class MilvusStore:
     kind = "milvus"
 
@@ -115,7 +119,25 @@ class MilvusStore:
 
     def files(self) -> dict[str, FileRecord]:
         rows = self._q(_query_all, self.client, self.names.files, 'fid != ""', list(FILE_FIELDS))
-        return {r["source"]: FileRecord(r["source"], r["size"], r["mtime_ns"], r["sha256"], r["title"], r.get("date"), r["passages"]) for r in rows}
+        return {r["source"]: _record(r) for r in rows}
+
+    def file_stats(self) -> list[tuple[str, int, int]]:
+        rows = self._q(_query_all, self.client, self.names.files, 'fid != ""', ["source", "size", "mtime_ns"])
+        return [(r["source"], int(r["size"]), int(r["mtime_ns"])) for r in rows]
+
+    def file_records(self, sources: list[str]) -> dict[str, FileRecord]:
+        return self._files_where("source", list(sources))
+
+    def files_with_digests(self, digests: list[str]) -> list[tuple[str, str]]:
+        return [(r.source, r.sha256) for r in self._files_where("sha256", list(digests)).values()]
+
+    def _files_where(self, field: str, values: list[str]) -> dict[str, FileRecord]:
+        out: dict[str, FileRecord] = {}
+        for begin in range(0, len(values), 500):
+            flt = f"{field} in {_str_list(values[begin : begin + 500])}"
+            for r in self._q(_query_all, self.client, self.names.files, flt, list(FILE_FIELDS)):
+                out[r["source"]] = _record(r)
+        return out
 
     def sources(self) -> list[str]:
         return sorted(self.files())
@@ -214,7 +236,7 @@ class MilvusBackend:
         return MilvusWriter(self.settings, client, base, meta)
 
     def touch_files(self, base, records: list[FileRecord]) -> None:
-        known = base.files()
+        known = base.file_records([r.source for r in records])
         rows = [file_row(FileRecord(r.source, r.size, r.mtime_ns, known[r.source].sha256, known[r.source].title, known[r.source].date,
                                     known[r.source].passages)) for r in records if r.source in known]
         if rows:
