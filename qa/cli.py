@@ -11,6 +11,7 @@ import os
 import re
 import sys
 import traceback
+from pathlib import Path
 
 import click
 
@@ -310,6 +311,7 @@ def status(ctx, articles_dir, index_dir, model, as_json) -> None:
         click.echo(json.dumps(st.__dict__, ensure_ascii=False, indent=2))
         return
     from .datefilter import DateCoverage, status_line
+    from .text import strip_controls
 
     click.echo(f"Articles: {st.articles_dir} ({st.files} indexed)")
     click.echo(f"Index:    {st.index_dir} ({st.generation}, built {st.built_at})")
@@ -318,6 +320,8 @@ def status(ctx, articles_dir, index_dir, model, as_json) -> None:
     click.echo(f"Dates:    {status_line(DateCoverage(st.files, st.dated, st.dated, st.date_first, st.date_last))}")
     for item in st.touched:
         click.echo(f"  touched  {item} (same bytes, new modification time: nothing to re-read)")
+    for item, reason in st.skipped:
+        click.echo(f"  skipped  {strip_controls(item)}: {reason} (not indexed; fix or remove the file)")
     if not (st.added or st.changed or st.removed or st.renamed):
         click.echo("Up to date: no article changed since the last build.")
         return
@@ -326,7 +330,13 @@ def status(ctx, articles_dir, index_dir, model, as_json) -> None:
             click.echo(f"  {label:8s} {item}")
     for old, new in st.renamed:
         click.echo(f"  renamed  {old} → {new}")
-    click.echo("Run `qa index` to bring the index up to date.")
+    if not Path(st.articles_dir).exists():
+        click.echo(f"The articles folder {st.articles_dir} does not exist, so every indexed article shows as removed: "
+                   "point --articles at the folder this index was built from.")
+        return
+    from .assistant import index_command
+
+    click.echo(f"Run `{index_command(settings)}` to bring the index up to date.")
 
 
 @cli.command()
