@@ -38,13 +38,13 @@ def squad_cases(squad: Path, work: Path, part: str, limit: int | None):
     from qa.assistant import Assistant, _idf
     from qa.cli_eval import _squad_part
     from qa.config import load_settings
-    from qa.embedding import SentenceTransformerEmbedder
+    from qa.embedding import make_embedder
     from qa.evaluation import build_beir_index, load_beir
     from qa.text import words
 
     data = _squad_part(load_beir(squad, "test_incl_unanswerable", with_answers=True), squad, part)
     settings = load_settings().with_(articles_dir=(work / "articles").resolve(), index_dir=(work / "index").resolve())
-    embedder = SentenceTransformerEmbedder()
+    embedder = make_embedder()
     build_beir_index(data, settings, embedder)
     assistant = Assistant(settings, embedder=embedder)
     index = assistant.index()
@@ -104,19 +104,19 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=Path("/tmp/qa-sweep"))
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--questions", type=Path, default=ROOT / "tests" / "data" / "questions_dev.jsonl")
+    ap.add_argument("--reader", type=Path, default=None, help="a trained reader folder (default: the shipped one)")
+    ap.add_argument("--part", default="dev", help="SQuAD held-out half: dev (choose here) or test (report only)")
+    ap.add_argument("--weights", default="0,0.5,1,2", help="rule weights to try")
     args = ap.parse_args()
-    import torch
-
-    torch.set_num_threads(1)  # a shared machine: two threads stall on each other
 
     from qa.answer import Answerer
     from qa.assistant import Assistant
     from qa.config import load_settings
     from qa.reader.runtime import Reader
 
-    reader = CachedReader(Reader())
-    cases = squad_cases(args.squad, args.work, "dev", args.limit)
-    print(f"SQuAD dev half: {len(cases)} questions, {sum(1 for c in cases if c[1])} answerable", flush=True)
+    reader = CachedReader(Reader(args.reader))
+    cases = squad_cases(args.squad, args.work, args.part, args.limit)
+    print(f"SQuAD {args.part} half: {len(cases)} questions, {sum(1 for c in cases if c[1])} answerable", flush=True)
     print("rules alone, squad:", _fmt(at_threshold(squad_outcomes(Answerer(), cases), -1e9)), flush=True)
     assistant = Assistant(load_settings())
     assistant.answerer = Answerer()
@@ -124,7 +124,7 @@ def main() -> int:
     grid = {
         "use_coverage": [False, True],
         "require_shape": [True, False],
-        "rule_weight": [0.0, 1.0, 2.0],
+        "rule_weight": [float(w) for w in args.weights.split(",")],
     }
     thresholds = [-3.0, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0]
     for values in itertools.product(*grid.values()):

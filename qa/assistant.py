@@ -69,6 +69,8 @@ class Status:
     dated: int = 0  # articles with a date, and the span of those dates
     date_first: str | None = None
     date_last: str | None = None
+    # (file, reason): not in the index because the last build skipped it (empty, binary, encrypted...), not new
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 def validate_question(question: str) -> str:
@@ -175,7 +177,9 @@ class Assistant:
                 shown = frozenset(conversation.shown) if follow_up and not conversation.asked_before(question) else frozenset()
                 hits = self.retriever(index).search(query, k or self.settings.k, since=since, until=until, include_undated=include_undated)
                 self.answerer.idf = _idf(index, tuple(sorted(set(words(query)))))
-                answer = self.answerer.compose(asked, hits, query=query, context_terms=context_terms, shown=shown)
+                # The reader reads the follow-up with the thread's words ("When is it?" alone names nothing).
+                answer = self.answerer.compose(asked, hits, query=query, context_terms=context_terms, shown=shown,
+                                               reader_question=query if follow_up else None)
         if conversation is not None:
             conversation.add(Turn(question, answer.query, answer.text, answer.found, asked))
             conversation.remember(answer)
@@ -266,11 +270,12 @@ class Assistant:
 
     def status(self) -> Status:
         index = self.index()
-        entries, _ = discover(self.settings.articles_dir, self.settings.max_file_bytes) if self.settings.articles_dir.is_dir() else ([], [])
+        entries, found_skipped = discover(self.settings.articles_dir, self.settings.max_file_bytes) if self.settings.articles_dir.is_dir() else ([], [])
         known = index.files()
         present = {e.source for e in entries}
         removed = sorted(s for s in known if s not in present)
         added, changed, touched, renamed = [], [], [], []
+        skipped = [(s.path, s.reason) for s in found_skipped]
         # A file whose size or time moved is hashed, as `qa index` would: the same bytes are not a change.
         gone_by_hash: dict[str, list[str]] = {}
         for source in removed:
@@ -286,7 +291,11 @@ class Assistant:
                     removed.remove(was)
                     renamed.append((was, e.source))
                 else:
-                    added.append(e.source)
+                    reason = self._skip_reason(e)
+                    if reason:
+                        skipped.append((e.source, reason))
+                    else:
+                        added.append(e.source)
             elif digest == old.sha256:
                 touched.append(e.source)
             else:
@@ -295,7 +304,24 @@ class Assistant:
         dates = coverage([r.date for r in known.values()])
         return Status(str(self.settings.articles_dir), str(self.settings.index_dir), m.generation, m.model, m.files, m.passages,
                       m.built_at, sorted(added), sorted(changed), removed, sorted(touched), sorted(renamed),
-                      dates.dated, dates.first, dates.last)
+                      dates.dated, dates.first, dates.last, sorted(skipped))
+
+    def _skip_reason(self, entry) -> str | None:
+        """Why `qa index` would skip (or skipped) a file not in the index: a text file is read (cheap); a web
+        page, PDF or Word file is not parsed here, only looked up in the extraction cache by content hash."""
+        from .documents import Skipped, parse_document
+        from .formats import kind_of
+        from .formats.cache import TextCache
+
+        if (kind_of(entry.source) or "text") == "text":
+            try:
+                result = parse_document(entry.source, entry.path.read_bytes())
+            except OSError as exc:
+                return f"cannot read ({exc.strerror or exc})"
+            return result.reason if isinstance(result, Skipped) else None
+        digest = _sha256_or_none(entry.path)
+        cached = TextCache(self.settings.index_dir).get(digest) if digest else None
+        return cached if isinstance(cached, str) else None
 
 
 def _sha256_or_none(path) -> str | None:

@@ -310,6 +310,7 @@ def status(ctx, articles_dir, index_dir, model, as_json) -> None:
         click.echo(json.dumps(st.__dict__, ensure_ascii=False, indent=2))
         return
     from .datefilter import DateCoverage, status_line
+    from .text import strip_controls
 
     click.echo(f"Articles: {st.articles_dir} ({st.files} indexed)")
     click.echo(f"Index:    {st.index_dir} ({st.generation}, built {st.built_at})")
@@ -318,6 +319,8 @@ def status(ctx, articles_dir, index_dir, model, as_json) -> None:
     click.echo(f"Dates:    {status_line(DateCoverage(st.files, st.dated, st.dated, st.date_first, st.date_last))}")
     for item in st.touched:
         click.echo(f"  touched  {item} (same bytes, new modification time: nothing to re-read)")
+    for item, reason in st.skipped:
+        click.echo(f"  skipped  {strip_controls(item)}: {reason} (not indexed; fix or remove the file)")
     if not (st.added or st.changed or st.removed or st.renamed):
         click.echo("Up to date: no article changed since the last build.")
         return

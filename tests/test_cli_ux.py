@@ -107,6 +107,23 @@ def test_status_shows_dated_articles_and_their_span(seed_cli):
     assert json.loads(run("status", "--json").stdout)["dated"] == 2
 
 
+def test_status_names_files_the_last_build_skipped_instead_of_calling_them_new(seeded, fake):
+    from qa.assistant import Assistant
+    from qa.indexer import build_index
+
+    (seeded.articles_dir / "blob.txt").write_bytes(b"\x00\x01binary\x00")
+    (seeded.articles_dir / "blank.txt").write_text("   \n")
+    build_index(seeded, fake)
+    assistant = Assistant(seeded, embedder=fake)
+    st = assistant.status()
+    assert st.added == [] and [name for name, _ in st.skipped] == ["blank.txt", "blob.txt"]
+    assert "binary" in dict(st.skipped)["blob.txt"]
+    (seeded.articles_dir / "fresh.txt").write_text("A fresh article about the talks in Antalya.\n")
+    st = assistant.status()
+    assert st.added == ["fresh.txt"] and len(st.skipped) == 2
+    assistant.close()
+
+
 # 3. qa show targets --------------------------------------------------------------------------------
 
 

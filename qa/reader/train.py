@@ -52,6 +52,8 @@ class Config:
     # SQuAD 2.0's unanswerable questions are edits of answerable ones against the same paragraph: as
     # negatives they look like positives to a small model (run 1: loss 0.34, barely below the prior).
     unanswerable: bool = False
+    # With `unanswerable`: how many of such a question's best-overlapping sentences become negatives (run 1 took 3).
+    unanswerable_negatives: int = 1
     # One thread: on a shared 2-core machine two threads stall on each other (10 s/step under load vs ~1.5 s).
     threads: int = 1
 
@@ -80,6 +82,10 @@ def make_pairs(paragraphs: dict[str, squad.Paragraph], questions: list[squad.Que
         qterms = set(content_terms(q.text))
         others = [i for i in range(len(sents)) if i not in pos and len(sents[i].split()) >= 3]
         others.sort(key=lambda i: (-_overlap(qterms, sents[i]), rng.random()))
+        if q.impossible:
+            for i in others[: cfg.unanswerable_negatives]:
+                pairs.append((qtext, candidate_text(sents[i], p.title), 0.0))
+            continue
         for i in others[: cfg.hard_negatives]:
             pairs.append((qtext, candidate_text(sents[i], p.title), 0.0))
         rest = others[cfg.hard_negatives :]
@@ -145,7 +151,7 @@ def _batch(tok, items):
     return ids, mask, types
 
 
-def train(cfg: Config, data: Path, out: Path, limit_steps: int | None = None, quiet: bool = False) -> dict:
+def train(cfg: Config, data: Path, out: Path, limit_steps: int | None = None, quiet: bool = False, init: Path | None = None) -> dict:
     import numpy as np
     import torch
     from tqdm import tqdm
@@ -163,6 +169,10 @@ def train(cfg: Config, data: Path, out: Path, limit_steps: int | None = None, qu
         raise SystemExit(f"No training pairs in {data}: is it SQuAD 2.0 in BEIR layout with answers.jsonl?")
     tok = _tokenizer(cfg)
     model = build_model(cfg)
+    if init is not None:  # continue from an earlier run's torch weights (its reader.json config must match)
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(str(init)))
     head = list(model.head.parameters())
     body = [p for n, p in model.named_parameters() if not n.startswith("head.")]
     opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}], weight_decay=0.01)
@@ -204,6 +214,7 @@ def train(cfg: Config, data: Path, out: Path, limit_steps: int | None = None, qu
             "seconds": round(train_s, 1),
             "final_loss": round(avg or 0.0, 4),
             "data": str(data.name),
+            "init": str(init.parent.name) if init else None,
         }
     )
     (out / "reader.json").write_text(json.dumps(info, indent=2) + "\n")
@@ -258,13 +269,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=float, default=None)
     ap.add_argument("--layers", type=int, default=None)
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--init", type=Path, default=None, help="start from an earlier run's torch_state.safetensors")
+    ap.add_argument("--unanswerable", action="store_true", default=None, help="also train on unanswerable questions (all negatives)")
     args = ap.parse_args(argv)
     cfg = Config()
     limit = None
     if args.tiny:
         cfg = Config(layers=1, max_tokens=32, batch=8, epochs=1.0)
         limit = 6
-    for name in ("epochs", "layers", "seed"):
+    for name in ("epochs", "layers", "seed", "lr", "unanswerable"):
         if getattr(args, name) is not None:
             setattr(cfg, name, getattr(args, name))
     import os
@@ -275,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (data / "answers.jsonl").exists():
         print(f"No SQuAD 2.0 data at {data} (answers.jsonl missing); pass --data DIR.", file=sys.stderr)
         return 2
-    info = train(cfg, data, out, limit_steps=limit)
+    info = train(cfg, data, out, limit_steps=limit, init=args.init)
     t = info["training"]
     print(f"reader: {t['pairs']} pairs, {t['steps']} steps, {t['seconds']:.0f} s, loss {t['final_loss']:.3f} -> {out}")
     return 0
