@@ -366,4 +366,19 @@ def _idf(index: Store, query_words: tuple[str, ...]) -> dict[str, float]:
 
 def require_index(assistant: Assistant) -> None:
     if not assistant.has_index():
-        raise IndexMissing(f"No index in {assistant.settings.index_dir}.", "Run `qa index` to build it.")
+        raise IndexMissing(f"No index in {assistant.settings.index_dir}.", f"Run `{index_command(assistant.settings)}` to build it.")
+
+
+def index_command(settings) -> str:
+    """`qa index` as this user must type it: with --articles/--index when they are not the defaults."""
+    import shlex
+
+    from .config import load_settings
+
+    default = load_settings()
+    parts = ["qa index"]
+    if settings.articles_dir.resolve() != default.articles_dir.resolve():
+        parts.append(f"--articles {shlex.quote(str(settings.articles_dir))}")
+    if settings.index_dir.resolve() != default.index_dir.resolve():
+        parts.append(f"--index {shlex.quote(str(settings.index_dir))}")
+    return " ".join(parts)

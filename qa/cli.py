@@ -11,6 +11,7 @@ import os
 import re
 import sys
 import traceback
+from pathlib import Path
 
 import click
 
@@ -204,12 +205,12 @@ def ask(ctx, articles_dir, index_dir, model, question, k, as_json, since, until,
 def _date(value: str | None, flag: str) -> str | None:
     if not value:
         return None
-    from datetime import date
+    from .datefilter import parse_day
 
     try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2022-03-01.", param_hint=flag) from None
+        return parse_day(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint=flag) from None
 
 
 _LINES = re.compile(r"^(?P<a>\d+)(?:-(?P<b>\d+))?$")
@@ -329,7 +330,13 @@ def status(ctx, articles_dir, index_dir, model, as_json) -> None:
             click.echo(f"  {label:8s} {item}")
     for old, new in st.renamed:
         click.echo(f"  renamed  {old} → {new}")
-    click.echo("Run `qa index` to bring the index up to date.")
+    if not Path(st.articles_dir).exists():
+        click.echo(f"The articles folder {st.articles_dir} does not exist, so every indexed article shows as removed: "
+                   "point --articles at the folder this index was built from.")
+        return
+    from .assistant import index_command
+
+    click.echo(f"Run `{index_command(settings)}` to bring the index up to date.")
 
 
 @cli.command()
