@@ -36,7 +36,7 @@ def parse_date(value: str) -> str:
     try:
         return parse_day(value)
     except ValueError as e:
-        raise CommandError(str(e), "Write the date as YYYY-MM-DD.") from None
+        raise CommandError(str(e), "Write a day of the calendar as YYYY-MM-DD, e.g. /since 2022-03-01.") from None
 
 
 def parse_command(line: str) -> Command | None:
