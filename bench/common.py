@@ -98,6 +98,9 @@ def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_") or k == "QA_CACHE_DIR"}
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["TOKENIZERS_PARALLELISM"] = "false"
+    # Fresh processes start as a user's do, from the bytecode cache Python writes by default; with it
+    # turned off (PYTHONDONTWRITEBYTECODE), every start-up figure would include compiling the project.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(extra)
     return env
 

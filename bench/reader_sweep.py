@@ -39,7 +39,7 @@ def squad_cases(squad: Path, work: Path, part: str, limit: int | None):
     from qa.cli_eval import _squad_part
     from qa.config import load_settings
     from qa.embedding import make_embedder
-    from qa.evaluation import build_beir_index, load_beir
+    from qa.beir import build_beir_index, load_beir
     from qa.text import words
 
     data = _squad_part(load_beir(squad, "test_incl_unanswerable", with_answers=True), squad, part)

@@ -164,21 +164,28 @@ class StartupArea:
                 self.skip("tui", key, label, "ms", "skipped with --fake")
             return
         index = self.seed_index()
-        _, proc = run_child([sys.executable, "-m", "tui.measure", "--json"], timeout=900,
-                            QA_ARTICLES_DIR=str(ROOT / "articles"), QA_INDEX_DIR=str(index))
-        try:
-            data = json.loads(proc.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            for key, label in labels:
-                self.skip("tui", key, label, "ms", f"tui.measure failed (exit {proc.returncode})")
-            self.details["tui"] = {"stderr": proc.stderr[-2000:]}
-            return
-        self.details["tui"] = data
+        runs = []  # one launch is noisy (a few ms of scheduling move the first paint): the median of a few
+        for _ in range(max(1, min(3, self.plan.repeats))):
+            _, proc = run_child([sys.executable, "-m", "tui.measure", "--json"], timeout=900,
+                                QA_ARTICLES_DIR=str(ROOT / "articles"), QA_INDEX_DIR=str(index))
+            try:
+                runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            except (ValueError, IndexError):
+                for key, label in labels:
+                    self.skip("tui", key, label, "ms", f"tui.measure failed (exit {proc.returncode})")
+                self.details["tui"] = {"stderr": proc.stderr[-2000:]}
+                return
+        data = {k: (median([r[k] for r in runs]) if isinstance(v, (int, float)) else v) for k, v in runs[-1].items()}
+        self.details["tui"] = {**data, "runs": runs}
         targets = {"first_paint_ms": 500.0, "first_answer_ms": 2500.0}
         for key, label in labels:
             value, limit = data.get(key), targets.get(key)
             self.add("tui", key, label, value, "ms", target=f"≤ {limit:g} ms" if limit else "",
-                     met=(value is not None and value <= limit) if limit else None)
+                     met=(value is not None and value <= limit) if limit else None, note=f"median of {len(runs)} launches")
+        cpu = data.get("first_paint_cpu_ms")
+        if cpu is not None:
+            self.add("tui", "first_paint_cpu_ms", "chat app first paint, CPU time (user+sys) of the app's process", cpu, "ms",
+                     note="from its interpreter's start; the wall time above adds process spawn and, under load, waiting for a core")
         self.add("tui", "heavy", "torch / sentence_transformers / transformers loaded by the app", ", ".join(data.get("heavy_modules", [])) or "none", "",
                  target="none", met=not data.get("heavy_modules"))
 

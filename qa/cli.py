@@ -205,12 +205,12 @@ def ask(ctx, articles_dir, index_dir, model, question, k, as_json, since, until,
 def _date(value: str | None, flag: str) -> str | None:
     if not value:
         return None
-    from datetime import date
+    from .datefilter import parse_day
 
     try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2022-03-01.", param_hint=flag) from None
+        return parse_day(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint=flag) from None
 
 
 _LINES = re.compile(r"^(?P<a>\d+)(?:-(?P<b>\d+))?$")

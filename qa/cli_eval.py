@@ -155,7 +155,7 @@ def beir(ctx, folder, split, mode, fusion, alpha, model, limit, answers, work_di
     import tempfile
 
     from .embedding import terminal_progress
-    from .evaluation import RetrievalConfig, beir_answers, beir_report, build_beir_index, load_beir, make_assistant, retrieve_beir
+    from .beir import RetrievalConfig, beir_answers, beir_report, build_beir_index, load_beir, make_assistant, retrieve_beir
 
     data = load_beir(folder, split, with_answers=answers)
     if part != "all":

@@ -5,7 +5,29 @@ The CLI and the chat app say the same thing in their own terms (`--include-undat
 
 from __future__ import annotations
 
+import calendar
+import re
 from dataclasses import dataclass
+from datetime import date
+
+_YMD = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+def parse_day(value: str) -> str:
+    """A filter date as YYYY-MM-DD; ValueError says what is wrong with it ("February 2022 has 28 days")."""
+    text = value.strip()
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        pass
+    m = _YMD.match(text)
+    if m:
+        year, month, day = (int(g) for g in m.groups())
+        if not 1 <= month <= 12:
+            raise ValueError(f"{text} has no month {month}: months run 01 to 12.")
+        days = calendar.monthrange(year, month)[1]
+        raise ValueError(f"{text} is not a day: {calendar.month_name[month]} {year} has {days} days.")
+    raise ValueError(f"{text!r} is not a date like 2022-03-01.")
 
 
 @dataclass(frozen=True)

@@ -312,3 +312,16 @@ def test_report_counts_use_the_right_plural():
     from qa.cli import _plural
 
     assert _plural(1, "passage") == "1 passage" and _plural(2, "passage") == "2 passages" and _plural(0, "file") == "0 files"
+
+
+def test_a_date_that_is_not_a_day_says_why(seeded):
+    r = run("ask", MINISTERS, "--since", "2022-02-30")
+    assert r.exit_code == 2 and "February 2022 has 28 days" in r.output
+    r = run("ask", MINISTERS, "--until", "2022-13-01")
+    assert r.exit_code == 2 and "no month 13" in r.output
+    from tui.commands import CommandError, parse_date
+
+    with pytest.raises(CommandError) as err:
+        parse_date("2023-02-29")
+    assert "February 2023 has 28 days" in err.value.message
+    assert parse_date(" 2024-02-29 ") == "2024-02-29"

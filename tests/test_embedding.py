@@ -106,6 +106,20 @@ def test_onnx_vectors_equal_sentence_transformers_on_the_seed_passages(real_embe
     assert real_embedder.max_tokens == torch_embedder.max_tokens == 256
 
 
+def test_build_batches_group_passages_by_token_count_within_both_limits():
+    embedder = OnnxEmbedder(batch_size=4)  # grouping needs no model
+    embedder.token_budget = 100
+    lengths = [5, 50, 6, 49, 7, 8, 30, 1, 25, 120]
+    batches = embedder._batches(lengths)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))  # each passage once
+    assert [lengths[i] for b in batches for i in b] == sorted(lengths, reverse=True)  # longest first
+    for b in batches:
+        width = max(lengths[i] for i in b)
+        assert len(b) == 1 or (len(b) <= 4 and len(b) * width <= 100)
+    # The two ~50-token passages share a batch; the short ones never pad up to them.
+    assert any(sorted(lengths[i] for i in b) == [49, 50] for b in batches)
+
+
 # ------------------------------------------------------------ the cache
 
 

@@ -160,3 +160,45 @@ def test_date_filter_with_the_real_model(seed_copy, real_embedder):
             assert answer.citations and all(c.passage.date and c.passage.date <= "2022-01-20" for c in answer.citations)
 
     run(scenario)
+
+
+FIRST_PAINT_PROBE = """
+import asyncio, json, sys
+from qa.config import load_settings
+from tui.app import QAApp
+from tui.screens import BuildOffer
+
+HEAVY = ("qa.assistant", "qa.answer", "qa.retrieval", "qa.indexer", "numpy", "onnxruntime", "faiss")
+
+async def main():
+    app = QAApp(load_settings())  # as `qa chat` makes it: the app creates its own Assistant
+    seen = {}
+    painted = app._painted
+    def probe():
+        seen["loaded_at_first_paint"] = sorted(m for m in HEAVY if m in sys.modules)
+        painted()
+    app._painted = probe
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        seen["offer"] = isinstance(app.screen, BuildOffer)
+        await app.workers.wait_for_complete()
+        seen["ready"] = app.ready
+        seen["loaded_after"] = sorted(m for m in HEAVY if m in sys.modules)
+    print(json.dumps(seen))
+
+asyncio.run(main())
+"""
+
+
+def test_first_paint_imports_no_core_and_the_app_then_loads(seeded, real_embedder):
+    """The first frame waits for Textual only: the answering core and the model load after it is painted."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", FIRST_PAINT_PROBE], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["loaded_at_first_paint"] == []
+    assert seen["offer"], "with no index, the build offer still comes up at start"
+    assert seen["ready"] and {"qa.assistant", "onnxruntime", "numpy"} <= set(seen["loaded_after"])

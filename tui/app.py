@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -21,9 +22,7 @@ from textual.screen import Screen
 from textual.widgets import OptionList
 from textual.worker import get_current_worker
 
-from qa.assistant import Assistant, validate_question
 from qa.config import Settings, debug_enabled
-from qa.conversation import Conversation
 from qa.datefilter import filter_note
 from qa.errors import BadPath, IndexDamaged, IndexEmpty, IndexMismatch, IndexMissing, QAError
 
@@ -34,6 +33,12 @@ from .render import ChatTurn, date_filter_label, literal
 from .screens import BuildOffer, ChatScreen
 from .viewer import SourceViewer
 from .widgets import ConversationView, QuestionInput, SourcesView, StatusLine
+
+if TYPE_CHECKING:
+    # The answering core (qa.assistant and what it imports) is imported on first use, after the first
+    # paint: the frame needs only Textual and these light modules (see `assistant` below).
+    from qa.assistant import Assistant
+    from qa.conversation import Conversation
 
 WATCH_ENV = "QA_WATCH"  # 1/true/yes: pick up changes in the articles folder automatically
 
@@ -77,8 +82,9 @@ class QAApp(ChatActions, RebuildActions, App):
     def __init__(self, settings: Settings, watch: bool = False, assistant: Assistant | None = None) -> None:
         super().__init__()
         self.settings = settings
-        self.assistant = assistant or Assistant(settings)
-        self.conversation = Conversation()  # context for follow-ups: answered turns only
+        self._assistant = assistant
+        self._assistant_lock = threading.Lock()
+        self._conversation: Conversation | None = None  # context for follow-ups: answered turns only
         self.turns: list[ChatTurn] = []
         self.since: str | None = None
         self.until: str | None = None
@@ -100,6 +106,31 @@ class QAApp(ChatActions, RebuildActions, App):
         self.last_saved: Path | None = None
         self.chat = ChatScreen()
 
+    # ------------------------------------------------------------ the core, on first use
+
+    @property
+    def assistant(self) -> Assistant:
+        """The core's `Assistant`, made on first use: importing it costs more than the first frame."""
+        if self._assistant is None:
+            with self._assistant_lock:
+                if self._assistant is None:
+                    from qa.assistant import Assistant
+
+                    self._assistant = Assistant(self.settings)
+        return self._assistant
+
+    @property
+    def conversation(self) -> Conversation:
+        if self._conversation is None:
+            from qa.conversation import Conversation
+
+            self._conversation = Conversation()
+        return self._conversation
+
+    @conversation.setter
+    def conversation(self, value: Conversation) -> None:
+        self._conversation = value
+
     # ------------------------------------------------------------ layout and start-up
 
     def get_default_screen(self) -> Screen:
@@ -110,15 +141,16 @@ class QAApp(ChatActions, RebuildActions, App):
         self.timings["mounted"] = time.time()
         self.call_after_refresh(self._painted)
         self._refresh_status()
+
+    def _painted(self) -> None:
+        self.timings.setdefault("first_paint", time.time())
+        # Everything past the first frame starts only now: the core's imports (here, through
+        # `self.assistant`), then in a worker the model's (onnxruntime, faiss), which hold the
+        # interpreter while they initialise and would otherwise delay the first paint by as long.
         if not self.assistant.has_index():
             self.push_screen(BuildOffer(self.settings), self._offer_answered)
         if self.watching:
             self._start_watching()
-
-    def _painted(self) -> None:
-        self.timings.setdefault("first_paint", time.time())
-        # Loading starts only now: its imports (onnxruntime, faiss) hold the interpreter while they
-        # initialise, and would otherwise delay the first paint by as long.
         self._load()
 
     def _offer_answered(self, build: bool | None) -> None:
@@ -222,6 +254,8 @@ class QAApp(ChatActions, RebuildActions, App):
 
     def ask(self, line: str) -> bool:
         """Ask `line`; False (with a notice) when it is not a question that can be asked."""
+        from qa.assistant import validate_question
+
         try:
             question = validate_question(line)
         except QAError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("/since DATE", "only articles dated on or after DATE (YYYY-MM-DD)"),
@@ -32,10 +31,12 @@ class CommandError(ValueError):
 
 
 def parse_date(value: str) -> str:
+    from qa.datefilter import parse_day
+
     try:
-        return date.fromisoformat(value.strip()).isoformat()
-    except ValueError:
-        raise CommandError(f"{value.strip()!r} is not a date like 2022-03-01.", "Write the date as YYYY-MM-DD.") from None
+        return parse_day(value)
+    except ValueError as e:
+        raise CommandError(str(e), "Write a day of the calendar as YYYY-MM-DD, e.g. /since 2022-03-01.") from None
 
 
 def parse_command(line: str) -> Command | None:

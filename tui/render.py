@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
@@ -19,8 +20,10 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from qa.answer import Answer, Citation
 from qa.text import strip_controls
+
+if TYPE_CHECKING:  # types only: the answering core loads after the first paint
+    from qa.answer import Answer, Citation
 
 SNIPPET_CHARS = 110
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,10 +13,12 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 
-from qa.answer import Citation
 from qa.errors import BadPath, QAError
 
 from .render import Highlight, article_rows, literal, locate, shown_path
+
+if TYPE_CHECKING:  # types only: the answering core loads after the first paint
+    from qa.answer import Citation
 
 
 class ArticleView(Widget):

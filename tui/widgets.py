@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.binding import Binding
@@ -12,9 +13,10 @@ from textual.widget import Widget
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from qa.answer import Answer
-
 from .render import ChatTurn, citation_renderable, turn_renderable
+
+if TYPE_CHECKING:  # types only: the answering core loads after the first paint
+    from qa.answer import Answer
 
 EMPTY_HINT = (
     "Ask a question about your articles in the box below and press Enter.\n"

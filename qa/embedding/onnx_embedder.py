@@ -18,9 +18,13 @@ from .protocol import Progress, QueryCache
 if TYPE_CHECKING:
     import numpy as np
 
-# Passages per forward pass. Sorted by length first, so a batch pads little; past ~32 the CPU gains nothing
-# and a long batch's attention costs more.
+# Passages per forward pass at most. Sorted by token count first, so a batch pads little; past ~32 the CPU
+# gains nothing and a long batch's attention costs more.
 BATCH = 32
+# Tokens (rows x padded width) per forward pass at most: short passages go 32 at a time, long ones fewer.
+# On SciFact passages (mean 118 tokens) budgets from 256 to 2,048 came out within noise of each other, all
+# ~30 % less CPU per passage than the former batches of 32 grouped by characters.
+TOKEN_BUDGET = 2048
 
 
 class OnnxEmbedder(QueryCache):
@@ -34,6 +38,7 @@ class OnnxEmbedder(QueryCache):
         self.quantization = quantization
         self.threads = threads
         self.notice = notice
+        self.token_budget = TOKEN_BUDGET
         self.exported: Exported | None = None
         self._session = None
         self._tokenizer = None
@@ -76,16 +81,28 @@ class OnnxEmbedder(QueryCache):
         self.load()
         return len(self._tokenizer.encode(self._prepare(text)).ids)
 
-    def _tokenize(self, texts: list[str]) -> tuple["np.ndarray", "np.ndarray"]:
+    def _batches(self, lengths: list[int]) -> list[list[int]]:
+        """Indexes grouped for the model: longest first, each group within the row and token limits."""
+        order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+        batches: list[list[int]] = []
+        for i in order:
+            # The first (longest) row sets the group's padded width.
+            if batches and len(batches[-1]) < self.batch_size and (len(batches[-1]) + 1) * lengths[batches[-1][0]] <= self.token_budget:
+                batches[-1].append(i)
+            else:
+                batches.append([i])
+        return batches
+
+    @staticmethod
+    def _pad(rows: list[list[int]]) -> tuple["np.ndarray", "np.ndarray"]:
         import numpy as np
 
-        encodings = self._tokenizer.encode_batch([self._prepare(t) for t in texts])
-        width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(encodings), width), dtype="int64")
-        mask = np.zeros((len(encodings), width), dtype="int64")
-        for row, e in enumerate(encodings):
-            ids[row, : len(e.ids)] = e.ids
-            mask[row, : len(e.ids)] = 1
+        width = max(len(r) for r in rows)
+        ids = np.zeros((len(rows), width), dtype="int64")
+        mask = np.zeros((len(rows), width), dtype="int64")
+        for row, r in enumerate(rows):
+            ids[row, : len(r)] = r
+            mask[row, : len(r)] = 1
         return ids, mask
 
     def _run(self, ids: "np.ndarray", mask: "np.ndarray") -> "np.ndarray":
@@ -100,23 +117,16 @@ class OnnxEmbedder(QueryCache):
         out = np.zeros((total, self.exported.dimension), dtype="float32")
         if total == 0:
             return out
-        # Longest first, so each batch holds similar lengths (little padding); order is restored after.
-        order = sorted(range(total), key=lambda i: -len(texts[i]))
-        batches = [order[b : b + self.batch_size] for b in range(0, total, self.batch_size)]
-        # The next batch is tokenized while this one runs (both release the GIL): the model never waits.
-        from concurrent.futures import ThreadPoolExecutor
-
+        # All of it is tokenized first (one call, in parallel in Rust: about 1 % of the model's time), so that
+        # batches are grouped by token count, which pads far less than grouping by characters (SciFact: 5 %
+        # padding instead of 33 %); order is restored after.
+        rows = [e.ids for e in self._tokenizer.encode_batch([self._prepare(t) for t in texts])]
         done = 0
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-tokenize") as pool:
-            pending = pool.submit(self._tokenize, [texts[i] for i in batches[0]])
-            for n, idx in enumerate(batches):
-                ids, mask = pending.result()
-                if n + 1 < len(batches):
-                    pending = pool.submit(self._tokenize, [texts[i] for i in batches[n + 1]])
-                out[idx] = self._run(ids, mask)
-                done += len(idx)
-                if progress:
-                    progress(done, total)
+        for idx in self._batches([len(r) for r in rows]):
+            out[idx] = self._run(*self._pad([rows[i] for i in idx]))
+            done += len(idx)
+            if progress:
+                progress(done, total)
         return out
 
     def _embed_one(self, text: str) -> "np.ndarray":
