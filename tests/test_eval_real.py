@@ -28,7 +28,7 @@ FLOORS = {
         "source_hit@1": 0.90,  # 0.931
         "source_hit@5": 0.97,  # 1.000
         "mrr": 0.93,  # 0.966
-        "answer_contains": 0.90,  # 0.932 (0.932 again with the follow-up and typo changes)
+        "answer_contains": 0.90,  # 0.932; 0.915 since typo correction leaves real words alone
         "refusal_recall": 0.80,  # 0.824
         "refusal_precision": 0.90,  # 0.933; 1.000 now
     },
@@ -37,7 +37,7 @@ FLOORS = {
         "source_hit@1": 0.91,  # 0.944
         "source_hit@5": 0.97,  # 1.000
         "mrr": 0.94,  # 0.972
-        "answer_contains": 0.87,  # 0.907; 0.926 now
+        "answer_contains": 0.87,  # 0.907; 0.926; 0.907 since typo correction leaves real words alone
         "refusal_recall": 0.63,  # 0.636
         "refusal_precision": 0.84,  # 0.875
     },

@@ -136,3 +136,19 @@ def test_summary_intent_gives_the_lead_sentence_of_each_article(seed_assistant):
         passage = answer.citations[s.citation - 1].passage
         assert s.text in passage.text
     assert len({s.text for s in answer.sentences}) == len(answer.sentences)
+
+
+def test_a_real_word_no_article_uses_is_not_corrected_into_one_they_do():
+    """"react" is not a typo of "reach": only words the model's vocabulary does not know are corrected."""
+    from qa.spelling import correct
+    from qa.text import stem
+
+    class Index:
+        vocabulary = {stem(w): 3 for w in ("reach", "foreign", "ministers", "meet", "moscow", "party")}
+
+        def document_frequencies(self, terms):
+            return {t: self.vocabulary.get(t, 0) for t in terms}
+
+    assert correct("How did Moscow react to that?", Index()) == "How did Moscow react to that?"
+    assert correct("Is Turkey part of NATO?", Index()) == "Is Turkey part of NATO?"
+    assert correct("Where did the foregn ministers meet?", Index()) == "Where did the foreign ministers meet?"
