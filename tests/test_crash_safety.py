@@ -234,7 +234,10 @@ def test_watch_leaves_a_missing_index_for_the_user_to_build(seeded, fake):
 def test_cli_watch_prints_one_line_per_update_and_stops_on_ctrl_c(seeded):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     code = "from tests.conftest import FakeEmbedder; import qa.assistant as a; a.embedder_for = lambda *x, **k: FakeEmbedder(); from qa.cli import main; main()"
-    proc = subprocess.Popen([sys.executable, "-c", code, "index", "--watch"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A suite started as a background job (`make test &`) inherits SIGINT ignored, and a Python started so never
+    # turns Ctrl-C into KeyboardInterrupt: give the watcher the default a terminal user has.
+    proc = subprocess.Popen([sys.executable, "-c", code, "index", "--watch"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         lines = []
         while not any("time:" in l for l in lines):
