@@ -163,14 +163,25 @@ STOPWORDS = frozenset(
     should so some such than that the their theirs them themselves then there these they this those
     through to too under until up very was we were what when where which while who whom why will with
     would you your yours yourself yourselves said says say also did does according
-    whose s t don didn doesn isn wasn weren won wouldn shouldn couldn ll re ve d m o y""".split()
+    whose s t didn doesn isn wasn weren wouldn shouldn couldn ll re ve d m o y""".split()
 )
+# "won't" and "don't" would leave "won" and "don", real words ("Who won the election?", the river Don), so a
+# negation is spelt out before splitting rather than its pieces being dropped as stopwords.
+_NEGATION = re.compile(r"\b(\w+?)n[’']t\b")
+_IRREGULAR = {"wo": "will", "ca": "can", "ai": "is", "sha": "shall"}  # won't, can't, ain't, shan't
+
+
+def _spell_out(m: re.Match) -> str:
+    return _IRREGULAR.get(m.group(1), m.group(1)) + " not"
 
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens, accents folded so 'Erdoğan' matches 'Erdogan'."""
     # "İ" lower-cases to "i" plus a combining dot, which would split "İstanbul" into "i" and "stanbul".
-    return [_fold(w) for w in _WORD.findall(text.replace("İ", "I").lower())]
+    text = text.replace("İ", "I").lower()
+    if "n'" in text or "n’" in text:
+        text = _NEGATION.sub(_spell_out, text)
+    return [_fold(w) for w in _WORD.findall(text)]
 
 
 def _fold(word: str) -> str:

@@ -115,3 +115,26 @@ def test_sentence_spans_cover_citation_highlights(assistant):
     assert c.sentences
     for a, b in c.sentences:
         assert (a, b) in sentence_spans(c.passage.text)
+
+
+def test_who_won_answer_includes_the_sentence_naming_the_winner(tmp_path, real_embedder):
+    """"won" is a content word: it was dropped as the leftover of "won't", so the sentence that names the
+    winner never counted as holding the question's words and the answer stopped at the one restating it."""
+    from qa.config import load_settings
+    from qa.indexer import build_index
+
+    s = load_settings(articles=tmp_path / "arts", index=tmp_path / "idx")
+    s.articles_dir.mkdir()
+    (s.articles_dir / "freedonia.txt").write_text(
+        "Freedonia votes\n\n"
+        "General elections were held in Freedonia on 4 May 2025 to elect all 120 members of the National Assembly. "
+        "The Liberty Party led by Rufus Firefly won 61 seats, an outright majority. "
+        "Turnout was 71 percent, the highest since 1998.\n"
+    )
+    build_index(s, real_embedder)
+    a = Assistant(s, embedder=real_embedder)
+    answer = a.ask("Who won the elections?")
+    a.close()
+    assert answer.found
+    assert "Rufus Firefly won 61 seats" in answer.text
+    assert "Turnout" not in answer.text  # the added sentence is there for the question's word, not as filler

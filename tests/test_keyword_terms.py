@@ -37,3 +37,13 @@ def test_a_word_past_the_budget_on_its_own_is_not_added_to_reach_three():
 def test_the_rarest_word_is_kept_however_common():
     store = Frequencies({"cells": 500_000, "protein": 400_000})
     assert keyword_terms("cells protein", store) == ["protein"]
+
+
+def test_negations_are_spelt_out_so_won_and_don_stay_words():
+    from qa.text import content_terms, words
+
+    assert "won" in content_terms("Who won the election?")
+    assert "don" in content_terms("The river Don floods every spring.")
+    # The contractions themselves leave no fragment that could match those words.
+    assert words("They won't stop, and we don't know; it can’t last.") == [
+        "they", "will", "not", "stop", "and", "we", "do", "not", "know", "it", "can", "not", "last"]
