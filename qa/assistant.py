@@ -180,10 +180,20 @@ class Assistant:
                 # The reader reads the follow-up with the thread's words ("When is it?" alone names nothing).
                 answer = self.answerer.compose(asked, hits, query=query, context_terms=context_terms, shown=shown,
                                                reader_question=query if follow_up else None)
+                if context_terms and not answer.found and not conversation.refers_back(asked):
+                    # Read as a follow-up for being short it found nothing; a short question of its own ("Who is
+                    # Kalin?" after another topic) may still be answered as it stands, as `qa ask` answers it.
+                    answer = self._ask_alone(asked, index, k, since=since, until=until, include_undated=include_undated) or answer
         if conversation is not None:
             conversation.add(Turn(question, answer.query, answer.text, answer.found, asked))
             conversation.remember(answer)
         return answer
+
+    def _ask_alone(self, question: str, index: Store, k: int | None, **filters) -> Answer | None:
+        hits = self.retriever(index).search(question, k or self.settings.k, **filters)
+        self.answerer.idf = _idf(index, tuple(sorted(set(words(question)))))
+        answer = self.answerer.compose(question, hits, query=question)
+        return answer if answer.found else None
 
     # ------------------------------------------------------------ articles
 

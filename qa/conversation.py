@@ -83,6 +83,11 @@ class Conversation:
             self.thread = f"{turn.question} {name}" if name and name.lower() not in turn.question.lower() else turn.question
         self.turns.append(turn)
 
+    @staticmethod
+    def refers_back(question: str) -> bool:
+        """It names something said before: "him", "it", "there", or opens with "and", "what about"."""
+        return any(t in _REFERRING for t in words(question)) or bool(_OPENERS.match(question))
+
     def is_follow_up(self, question: str) -> bool:
         """Short questions, or ones that refer back ("When does it take place?"), lean on the last turn."""
         if not self.turns:
@@ -90,7 +95,11 @@ class Conversation:
         tokens = words(question)
         if any(t in _REFERRING for t in tokens):
             return True
-        return len(content_terms(question)) <= 2 or bool(_OPENERS.match(question) and len(tokens) <= 6)
+        if _OPENERS.match(question) and len(tokens) <= 6:
+            return True
+        # A short question that names its own subject ("Who is Kalın?") is a question of its own; "When?"
+        # or "On which day?" names nothing and leans on the last turn.
+        return len(content_terms(question)) <= 2 and not _NAME_IN_QUESTION.search(question)
 
     def contextual_query(self, question: str) -> tuple[str, list[str]]:
         """(search query, context terms).

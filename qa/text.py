@@ -17,6 +17,7 @@ _ANSI = re.compile(
 )
 # C0 controls except tab and newline, DEL, C1 controls.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def decode_bytes(data: bytes) -> str:
@@ -70,8 +71,10 @@ def clean_text(text: str) -> str:
 
 
 def strip_controls(text: str) -> str:
-    """For one-line display of any string (questions, file names): no escapes, no controls."""
-    return _CONTROL.sub("", _ANSI.sub("", text))
+    """For one-line display of any string (questions, file names): no escapes, no controls. Bytes that were not
+    UTF-8 (command-line arguments and file names arrive with them as lone surrogates, which can be neither
+    printed nor tokenized) become the replacement character."""
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", _ANSI.sub("", text)))
 
 
 def text_hash(text: str) -> str:

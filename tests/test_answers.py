@@ -138,3 +138,23 @@ def test_who_won_answer_includes_the_sentence_naming_the_winner(tmp_path, real_e
     assert answer.found
     assert "Rufus Firefly won 61 seats" in answer.text
     assert "Turnout" not in answer.text  # the added sentence is there for the question's word, not as filler
+
+
+def test_a_short_question_of_its_own_mid_chat_gets_the_answer_it_gets_alone(assistant):
+    alone = assistant.ask("Who is Kalın?").text
+    for opener in ("summarize the articles", "What did Turkey sell to Ukraine?"):
+        chat = Conversation()
+        assistant.ask(opener, chat)
+        assert assistant.ask("Who is Kalın?", chat).text == alone
+    # Lower case names nothing the follow-up rules can see: read with the last turn it finds nothing, and is
+    # then answered as it stands.
+    chat = Conversation()
+    assistant.ask("summarize the articles", chat)
+    assert assistant.ask("who is kalin", chat).found
+
+
+def test_a_question_with_bytes_that_are_not_utf8_is_answered(assistant):
+    # A terminal in another encoding: Python hands such bytes over as lone surrogates, which the tokenizer rejects.
+    answer = assistant.ask("Who is \udcff Kalın?")
+    assert answer.found and "Kalın" in answer.text
+    assert "\udcff" not in answer.question

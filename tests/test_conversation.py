@@ -51,3 +51,12 @@ def test_a_short_complete_wh_question_opens_a_new_thread():
     chat = _chat(("When did the harbour in Izmir reopen?", "The harbour in Izmir reopened on Monday."))
     assert not chat.is_follow_up("Where did the foreign ministers meet?")
     assert chat.is_follow_up("And the ferries?") and chat.is_follow_up("Why?")
+
+
+def test_a_short_question_naming_its_own_subject_is_not_a_follow_up():
+    chat = _chat(("What did Turkey sell to Ukraine?", "Turkey sold Bayraktar TB2 drones to Ukraine."))
+    assert not chat.is_follow_up("Who is Kalın?")
+    assert not chat.is_follow_up("Where is Antalya?")
+    # Naming nothing, or pointing back, still leans on the last turn.
+    assert chat.is_follow_up("On which day?") and chat.is_follow_up("Who sold them?")
+    assert chat.refers_back("Who sold them?") and not chat.refers_back("On which day?")
