@@ -160,9 +160,12 @@ class Answerer:
         out = []
         for rank, hit in enumerate(hits):
             text = hit.passage.text
+            # The headline, where a page's extraction keeps it at the top of the first passage, is shown with
+            # every citation already; it names the story, and does not answer a question about it.
+            headline = _plain(hit.passage.title)
             for start, end in sentence_spans(text):
                 sentence = text[start:end]
-                if len(sentence.split()) < self.min_words:
+                if len(sentence.split()) < self.min_words or (headline and _plain(sentence) == headline):
                     continue
                 have = evidence_terms(sentence)
                 covered = frozenset(t for t in weights if holds(t, have))
@@ -252,6 +255,10 @@ class Candidate:
     covered: frozenset[str]  # question terms the sentence holds
     reader: float = 0.0  # the reader's logit, once read
     seen: bool = False  # already shown in this chat: it may lead again (it answers), never follow
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.split()).strip(" .:;-–—").lower()
 
 
 def sentence_key(passage: Passage, start: int) -> tuple[str, int]:

@@ -11,6 +11,7 @@ from .text import sentence_spans
 
 SUMMARY_PASSAGES = 20  # passages retrieved to find the most relevant articles
 SUMMARY_ARTICLES = 5
+LEAD_WINDOW = 3  # early passages an article's lead sentence is chosen from
 MORE_SENTENCES = 2
 
 
@@ -72,7 +73,7 @@ def summarize(question: str, hits: list[Hit], index, answerer: Answerer) -> Answ
             continue
         seen_sources.update(hit.sources)  # a wire copy elsewhere is the same article
         article = sorted(index.passages_of(source), key=lambda p: p.paragraph)
-        lead = _lead_sentence(article, answerer.min_words)
+        lead = _lead_sentence(article, answerer.min_words, index)
         if lead is None:
             continue
         passage, start, end = lead
@@ -86,11 +87,36 @@ def summarize(question: str, hits: list[Hit], index, answerer: Answerer) -> Answ
     return _cited(question, picks, question)
 
 
-def _lead_sentence(article: list[Passage], min_words: int) -> tuple[Passage, int, int] | None:
-    """The article's first full sentence (a headline or a dateline fragment is not one)."""
+def _lead_sentence(article: list[Passage], min_words: int, index=None) -> tuple[Passage, int, int] | None:
+    """The first full sentence (a headline or a dateline fragment is not one) of the article's most central
+    early passage: of the first LEAD_WINDOW passages that hold one, the closest to the article's mean vector.
+    A news page often opens with a photo caption, which is about a picture, not what the article reports."""
+    early: list[tuple[Passage, int, int]] = []
     for passage in article:
         for start, end in sentence_spans(passage.text):
             sentence = passage.text[start:end]
             if len(sentence.split()) >= min_words and sentence.rstrip()[-1:] in ".!?\"'”’":
-                return passage, start, end
-    return None
+                early.append((passage, start, end))
+                break
+        if len(early) >= LEAD_WINDOW:
+            break
+    if len(early) <= 1 or index is None:
+        return early[0] if early else None
+    centrality = _centrality(article, [p for p, _, _ in early], index)
+    return early[max(range(len(early)), key=lambda i: (centrality[i], -i))] if centrality else early[0]
+
+
+def _centrality(article: list[Passage], candidates: list[Passage], index) -> list[float] | None:
+    """Cosine of each candidate passage's vector to the article's mean vector (None if vectors are missing)."""
+    import numpy as np
+
+    ids = index.ids_with_key(sorted({p.key for p in article}))
+    if any(p.key not in ids for p in article):
+        return None
+    vectors = index.get_vectors([ids[p.key][0] for p in article])
+    mean = vectors.mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    if not norm:
+        return None
+    row = {p.paragraph: i for i, p in enumerate(article)}
+    return [float(vectors[row[p.paragraph]] @ mean) / norm for p in candidates]

@@ -158,3 +158,49 @@ def test_a_question_with_bytes_that_are_not_utf8_is_answered(assistant):
     answer = assistant.ask("Who is \udcff Kalın?")
     assert answer.found and "Kalın" in answer.text
     assert "\udcff" not in answer.question
+
+
+def test_an_overview_quotes_the_article_not_its_opening_photo_caption(tmp_path, real_embedder):
+    from qa.config import load_settings
+    from qa.indexer import build_index
+
+    s = load_settings(articles=tmp_path / "arts", index=tmp_path / "idx")
+    s.articles_dir.mkdir()
+    caption = "A seagull rests on a wooden post in front of the old lighthouse, in this photo taken on May 2, 2024."
+    (s.articles_dir / "ferries.txt").write_text(
+        "Ferry crews strike\n\n"
+        f"{caption}\n\n"
+        "Ferry crews in Kilvane walked off the job on Monday, halting every crossing to the islands over a pay dispute.\n\n"
+        "The strike leaves thousands of island residents without a ferry link, and the union says it will last a week.\n\n"
+        "The ferry operator said talks with the crews' union would resume on Thursday.\n"
+    )
+    build_index(s, real_embedder)
+    a = Assistant(s, embedder=real_embedder)
+    answer = a.ask("Summarize the articles")
+    a.close()
+    assert answer.found
+    assert caption not in answer.text
+    assert "Ferry crews in Kilvane walked off the job" in answer.text or "The strike leaves" in answer.text
+
+
+def test_a_web_page_headline_is_not_given_as_the_answer(tmp_path, real_embedder):
+    """A page's extraction keeps its headline at the top of the first passage: the body sentence answers."""
+    from qa.config import load_settings
+    from qa.indexer import build_index
+
+    s = load_settings(articles=tmp_path / "arts", index=tmp_path / "idx")
+    s.articles_dir.mkdir()
+    (s.articles_dir / "page.html").write_text(
+        "<html><head><title>Zebra summit in Oslo | Daily News</title></head><body><article><h1>Zebra summit in Oslo</h1>"
+        "<p>The zebra summit was held in Oslo on Saturday, bringing together delegates from twelve countries to discuss conservation.</p>"
+        "<p>The summit is chaired by Ingrid Solberg, a wildlife biologist from Bergen, who called the meeting a turning point.</p>"
+        "</article></body></html>"
+    )
+    build_index(s, real_embedder)
+    a = Assistant(s, embedder=real_embedder)
+    answer = a.ask("Where did the zebra summit take place?")
+    a.close()
+    assert answer.found
+    assert answer.citations[0].passage.title == "Zebra summit in Oslo"
+    assert answer.sentences[0].text.startswith("The zebra summit was held in Oslo")
+    assert all(s.text != "Zebra summit in Oslo" for s in answer.sentences)
