@@ -120,21 +120,12 @@ def test_sentence_spans_cover_citation_highlights(assistant):
 def test_who_won_answer_includes_the_sentence_naming_the_winner(tmp_path, real_embedder):
     """"won" is a content word: it was dropped as the leftover of "won't", so the sentence that names the
     winner never counted as holding the question's words and the answer stopped at the one restating it."""
-    from qa.config import load_settings
-    from qa.indexer import build_index
-
-    s = load_settings(articles=tmp_path / "arts", index=tmp_path / "idx")
-    s.articles_dir.mkdir()
-    (s.articles_dir / "freedonia.txt").write_text(
+    answer = _ask_one_article(tmp_path, real_embedder, "freedonia.txt", "Who won the elections?",
         "Freedonia votes\n\n"
         "General elections were held in Freedonia on 4 May 2025 to elect all 120 members of the National Assembly. "
         "The Liberty Party led by Rufus Firefly won 61 seats, an outright majority. "
         "Turnout was 71 percent, the highest since 1998.\n"
     )
-    build_index(s, real_embedder)
-    a = Assistant(s, embedder=real_embedder)
-    answer = a.ask("Who won the elections?")
-    a.close()
     assert answer.found
     assert "Rufus Firefly won 61 seats" in answer.text
     assert "Turnout" not in answer.text  # the added sentence is there for the question's word, not as filler
@@ -161,23 +152,14 @@ def test_a_question_with_bytes_that_are_not_utf8_is_answered(assistant):
 
 
 def test_an_overview_quotes_the_article_not_its_opening_photo_caption(tmp_path, real_embedder):
-    from qa.config import load_settings
-    from qa.indexer import build_index
-
-    s = load_settings(articles=tmp_path / "arts", index=tmp_path / "idx")
-    s.articles_dir.mkdir()
     caption = "A seagull rests on a wooden post in front of the old lighthouse, in this photo taken on May 2, 2024."
-    (s.articles_dir / "ferries.txt").write_text(
+    answer = _ask_one_article(tmp_path, real_embedder, "ferries.txt", "Summarize the articles",
         "Ferry crews strike\n\n"
         f"{caption}\n\n"
         "Ferry crews in Kilvane walked off the job on Monday, halting every crossing to the islands over a pay dispute.\n\n"
         "The strike leaves thousands of island residents without a ferry link, and the union says it will last a week.\n\n"
         "The ferry operator said talks with the crews' union would resume on Thursday.\n"
     )
-    build_index(s, real_embedder)
-    a = Assistant(s, embedder=real_embedder)
-    answer = a.ask("Summarize the articles")
-    a.close()
     assert answer.found
     assert caption not in answer.text
     assert "Ferry crews in Kilvane walked off the job" in answer.text or "The strike leaves" in answer.text
@@ -185,22 +167,29 @@ def test_an_overview_quotes_the_article_not_its_opening_photo_caption(tmp_path, 
 
 def test_a_web_page_headline_is_not_given_as_the_answer(tmp_path, real_embedder):
     """A page's extraction keeps its headline at the top of the first passage: the body sentence answers."""
-    from qa.config import load_settings
-    from qa.indexer import build_index
-
-    s = load_settings(articles=tmp_path / "arts", index=tmp_path / "idx")
-    s.articles_dir.mkdir()
-    (s.articles_dir / "page.html").write_text(
+    answer = _ask_one_article(tmp_path, real_embedder, "page.html", "Where did the zebra summit take place?",
         "<html><head><title>Zebra summit in Oslo | Daily News</title></head><body><article><h1>Zebra summit in Oslo</h1>"
         "<p>The zebra summit was held in Oslo on Saturday, bringing together delegates from twelve countries to discuss conservation.</p>"
         "<p>The summit is chaired by Ingrid Solberg, a wildlife biologist from Bergen, who called the meeting a turning point.</p>"
         "</article></body></html>"
     )
-    build_index(s, real_embedder)
-    a = Assistant(s, embedder=real_embedder)
-    answer = a.ask("Where did the zebra summit take place?")
-    a.close()
     assert answer.found
     assert answer.citations[0].passage.title == "Zebra summit in Oslo"
     assert answer.sentences[0].text.startswith("The zebra summit was held in Oslo")
     assert all(s.text != "Zebra summit in Oslo" for s in answer.sentences)
+
+
+def _ask_one_article(tmp_path, embedder, name: str, question: str, text: str):
+    """`question` asked of a folder holding one article, indexed with the real model."""
+    from qa.config import load_settings
+    from qa.indexer import build_index
+
+    s = load_settings(articles=tmp_path / "arts", index=tmp_path / "idx")
+    s.articles_dir.mkdir()
+    (s.articles_dir / name).write_text(text)
+    build_index(s, embedder)
+    a = Assistant(s, embedder=embedder)
+    try:
+        return a.ask(question)
+    finally:
+        a.close()
