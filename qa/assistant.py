@@ -71,6 +71,7 @@ class Status:
     date_last: str | None = None
     # (file, reason): not in the index because the last build skipped it (empty, binary, encrypted...), not new
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    rebuilding: str | None = None  # pid of a `qa index` running now: the figures are the index's before it
 
 
 def validate_question(question: str) -> str:
@@ -314,7 +315,12 @@ class Assistant:
         dates = coverage([r.date for r in known.values()])
         return Status(str(self.settings.articles_dir), str(self.settings.index_dir), m.generation, m.model, m.files, m.passages,
                       m.built_at, sorted(added), sorted(changed), removed, sorted(touched), sorted(renamed),
-                      dates.dated, dates.first, dates.last, sorted(skipped))
+                      dates.dated, dates.first, dates.last, sorted(skipped), self._rebuild_running())
+
+    def _rebuild_running(self) -> str | None:
+        from .locking import rebuild_running
+
+        return rebuild_running(self.settings.index_dir)  # every store's rebuilds take this folder's lock
 
     def _skip_reason(self, entry) -> str | None:
         """Why `qa index` would skip (or skipped) a file not in the index: a text file is read (cheap); a web

@@ -146,6 +146,9 @@ def index(ctx, articles_dir, index_dir, model, full, as_json, watch, compact) ->
             click.echo("Stopped watching.", err=True)
 
 
+_HAS_REMEDY = re.compile(r"\bto (?:index|include) it\b|\bneeds OCR\b")
+
+
 def _print_report(report, as_json: bool, settings: Settings, brief: bool = False) -> None:
     from .text import strip_controls
 
@@ -158,7 +161,10 @@ def _print_report(report, as_json: bool, settings: Settings, brief: bool = False
         click.echo(f"Index updated: {', '.join(parts)}; {_plural(report.embedded, 'passage')} embedded, {report.passages} in index ({report.seconds:.2f} s).")
         return
     click.echo(f"Indexed {settings.articles_dir}")
-    click.echo(f"  files:    {report.files} ({', '.join(parts)})")
+    # The removed files are no longer among report.files: listed after, so the parts add up to the count.
+    kept = [p for p in parts if not p.endswith(" removed")]
+    gone = f"; {len(report.removed)} removed" if report.removed else ""
+    click.echo(f"  files:    {report.files} in the index ({', '.join(kept)}){gone}")
     click.echo(f"  passages: {report.passages} in the index, {report.embedded} embedded now")
     for s in report.skipped:
         click.echo(f"  skipped:  {strip_controls(s.path)}: {s.reason}")
@@ -318,10 +324,14 @@ def status(ctx, articles_dir, index_dir, model, as_json) -> None:
     click.echo(f"Model:    {st.model}")
     click.echo(f"Passages: {st.passages}")
     click.echo(f"Dates:    {status_line(DateCoverage(st.files, st.dated, st.dated, st.date_first, st.date_last))}")
+    if st.rebuilding:
+        click.echo(f"Rebuilding now: `qa index` (pid {st.rebuilding}) is running; the figures here are from before it.")
     for item in st.touched:
         click.echo(f"  touched  {item} (same bytes, new modification time: nothing to re-read)")
     for item, reason in st.skipped:
-        click.echo(f"  skipped  {strip_controls(item)}: {reason} (not indexed; fix or remove the file)")
+        # Reasons that carry their own remedy ("raise QA_MAX_FILE_MB to include it") are not given a second one.
+        advice = "" if _HAS_REMEDY.search(reason) else " (not indexed; fix or remove the file)"
+        click.echo(f"  skipped  {strip_controls(item)}: {reason}{advice}")
     if not (st.added or st.changed or st.removed or st.renamed):
         click.echo("Up to date: no article changed since the last build.")
         return

@@ -18,6 +18,22 @@ def _holder(lock_path: Path) -> str:
         return "?"
 
 
+def rebuild_running(index_dir: Path) -> str | None:
+    """The pid of a rebuild holding the lock now, else None; takes nothing from it (a shared probe, let go at once)."""
+    try:
+        fd = os.open(index_dir / ".lock", os.O_RDONLY)
+    except OSError:
+        return None  # no lock file: nothing has ever rebuilt here
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    except BlockingIOError:
+        return _holder(index_dir / ".lock")
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def writer_lock(index_dir: Path, wait: float = 10.0):
     """Hold `index_dir/.lock` for the duration; wait up to `wait` seconds, then give up clearly.

@@ -124,6 +124,40 @@ def test_status_names_files_the_last_build_skipped_instead_of_calling_them_new(s
     assistant.close()
 
 
+@pytest.mark.slow
+def test_status_and_index_lines_say_what_happened_once(seed_cli, monkeypatch):
+    """A running rebuild is named; a skip reason with its own remedy gets no second one; the parts of the index
+    summary add up to its file count, the removed files said apart."""
+    from pathlib import Path
+
+    ROOT = Path(__file__).resolve().parent.parent
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys,time; from pathlib import Path; from qa.locking import writer_lock\n"
+         "with writer_lock(Path(sys.argv[1]), 0):\n print('locked', flush=True); time.sleep(30)", str(seed_cli.index_dir)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        out = run("status").stdout
+        assert f"Rebuilding now: `qa index` (pid {holder.pid}) is running" in out
+        assert json.loads(run("status", "--json").stdout)["rebuilding"] == str(holder.pid)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "Rebuilding now" not in run("status").stdout
+
+    big = seed_cli.articles_dir / "huge.txt"
+    big.write_text("A long article about the talks. " * 40_000)
+    (seed_cli.articles_dir / "blob.txt").write_bytes(b"\x00\x01binary\x00")
+    next(seed_cli.articles_dir.glob("000_*.txt")).unlink()
+    monkeypatch.setenv("QA_MAX_FILE_MB", "1")
+    out = run("index").stdout
+    assert "  files:    4 in the index (0 added, 0 changed, 0 renamed, 4 unchanged); 1 removed\n" in out
+    out = run("status").stdout
+    assert "huge.txt: larger than 1 MB (raise QA_MAX_FILE_MB to include it)\n" in out
+    assert "blob.txt: binary file (contains NUL bytes) (not indexed; fix or remove the file)" in out
+
+
 # 3. qa show targets --------------------------------------------------------------------------------
 
 

@@ -38,6 +38,12 @@ class Unreadable(Exception):
         self.reason = reason
 
 
+def short_reason(exc: BaseException) -> str:
+    """A parser's complaint, one line and short, for a skip reason: its message, else its class name."""
+    text = " ".join(str(exc).split()).strip("'\"") or type(exc).__name__
+    return text[:80]
+
+
 @dataclass(frozen=True)
 class Limits:
     """Bounds on one file's parse, on top of the file-size limit applied at discovery."""

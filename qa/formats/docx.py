@@ -10,7 +10,7 @@ import io
 import zipfile
 
 from ..text import clean_text
-from . import Extracted, Limits, Unreadable
+from . import Extracted, Limits, Unreadable, short_reason
 
 
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a password-protected .docx is an OLE file, as is an old .doc
@@ -32,12 +32,14 @@ def extract(data: bytes, limits: Limits = Limits()) -> Extracted:
 
     try:
         document = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise Unreadable(f"damaged or not a Word file ({type(exc).__name__})") from None
+    except (PackageNotFoundError, KeyError):  # a zip, but its Word parts are missing
+        raise Unreadable("damaged or not a Word file (a zip archive without a Word document in it)") from None
+    except (ValueError, zipfile.BadZipFile) as exc:
+        raise Unreadable(f"damaged or not a Word file ({short_reason(exc)})") from None
     except MemoryError:
         raise  # the worker reports the memory limit
     except Exception as exc:  # lxml's XMLSyntaxError and friends: a damaged part
-        raise Unreadable(f"damaged Word file ({type(exc).__name__})") from None
+        raise Unreadable(f"damaged Word file ({short_reason(exc)})") from None
 
     lines: list[str] = []
     title = ""

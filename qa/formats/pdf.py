@@ -12,7 +12,7 @@ import re
 from collections import Counter
 
 from ..text import clean_text
-from . import Extracted, Limits, Unreadable, page_marker
+from . import Extracted, Limits, Unreadable, page_marker, short_reason
 
 _SENTENCE_END = re.compile(r"[.!?…:;][\"'”’)\]]*$")
 _DIGITS = re.compile(r"\d+")
@@ -42,7 +42,7 @@ def extract(data: bytes, limits: Limits = Limits()) -> Extracted:
     except FileNotDecryptedError:
         raise Unreadable("encrypted: needs a password (save an unencrypted copy to index it)") from None
     except (PdfReadError, PdfStreamError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
-        raise Unreadable(f"damaged or truncated PDF ({_short(exc)})") from None
+        raise Unreadable(f"damaged or truncated PDF ({short_reason(exc)})") from None
     if count == 0:
         raise Unreadable("damaged or truncated PDF (no pages)")
     if count > limits.max_pages:
@@ -105,11 +105,6 @@ def _has_image(page) -> bool:
         return any(xobjects[name].get_object().get("/Subtype") == "/Image" for name in xobjects)
     except Exception:  # a damaged resource dictionary: no claim either way
         return False
-
-
-def _short(exc: Exception) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:80]
 
 
 def _drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
