@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import subprocess
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -117,3 +120,19 @@ def seed_index(tmp_path_factory, real_embedder):
     s = load_settings(articles=articles, index=base / "index")
     build_index(s, real_embedder)
     return s
+
+
+@contextmanager
+def lock_held_by_another_process(index_dir: Path):
+    """A separate process holding the rebuild lock of index_dir, as a running `qa index` does; killed after."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys,time; from pathlib import Path; from qa.locking import writer_lock\n"
+         "with writer_lock(Path(sys.argv[1]), 0):\n print('locked', flush=True); time.sleep(30)", str(index_dir)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()

@@ -128,22 +128,12 @@ def test_status_names_files_the_last_build_skipped_instead_of_calling_them_new(s
 def test_status_and_index_lines_say_what_happened_once(seed_cli, monkeypatch):
     """A running rebuild is named; a skip reason with its own remedy gets no second one; the parts of the index
     summary add up to its file count, the removed files said apart."""
-    from pathlib import Path
+    from .conftest import lock_held_by_another_process
 
-    ROOT = Path(__file__).resolve().parent.parent
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys,time; from pathlib import Path; from qa.locking import writer_lock\n"
-         "with writer_lock(Path(sys.argv[1]), 0):\n print('locked', flush=True); time.sleep(30)", str(seed_cli.index_dir)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with lock_held_by_another_process(seed_cli.index_dir) as holder:
         out = run("status").stdout
         assert f"Rebuilding now: `qa index` (pid {holder.pid}) is running" in out
         assert json.loads(run("status", "--json").stdout)["rebuilding"] == str(holder.pid)
-    finally:
-        holder.kill()
-        holder.wait()
     assert "Rebuilding now" not in run("status").stdout
 
     big = seed_cli.articles_dir / "huge.txt"

@@ -19,7 +19,7 @@ from qa.indexer import build_index
 from qa.locking import writer_lock
 from qa.stores.local import LocalStore as Index
 
-from .conftest import ROOT
+from .conftest import ROOT, lock_held_by_another_process
 from .test_indexer import ARTICLE, write
 
 # A child process that runs a rebuild (or a compaction) and SIGKILLs itself at a chosen point.
@@ -125,19 +125,10 @@ def test_sigkill_mid_rebuild_leaves_old_index_and_next_rebuild_is_exact(seeded, 
 
 
 def test_second_writer_waits_then_gives_up_with_the_pid(seeded, fake):
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys,time; from pathlib import Path; from qa.locking import writer_lock\n"
-         "with writer_lock(Path(sys.argv[1]), 0):\n print('locked', flush=True); time.sleep(30)", str(seeded.index_dir)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with lock_held_by_another_process(seeded.index_dir) as holder:
         with pytest.raises(IndexBusy) as err:
             build_index(seeded.with_(lock_wait=0.3), fake)
         assert f"another rebuild is running (pid {holder.pid})" in str(err.value)
-    finally:
-        holder.kill()
-        holder.wait()
     # The holder died without unlocking: its stale lock does not block the next rebuild.
     assert build_index(seeded.with_(lock_wait=0.3), fake).passages > 0
 
