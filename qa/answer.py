@@ -184,6 +184,7 @@ class Answerer:
         context_terms: list[str] | None = None,
         shown: frozenset = frozenset(),
         reader_question: str | None = None,
+        lead_must_hold: str | None = None,
     ) -> Answer:
         """The answer to `question` from `hits`. A sentence in `shown` (sentence_key) may lead again when it is the
         best answer to this new question (measured: excluding it cost the conversations their answers), but is
@@ -201,6 +202,8 @@ class Answerer:
                 return _refusal(question, hits, query, ev, confidence)
         else:
             chosen, confidence = self._by_rules(candidates, hits), ev.dense
+        if lead_must_hold and not _holds_all(hits[chosen[0].rank].passage.text[chosen[0].start : chosen[0].end], lead_must_hold):
+            return _refusal(question, hits, query, ev, confidence)
         # Only quantities and named kinds of date: a bare "when" is answered in too many forms (centuries,
         # seasons, "during the war").
         if self.require_shape and lacks_requested(question, [hits[c.rank].passage.text[c.start : c.end] for c in chosen], weights):
@@ -255,6 +258,11 @@ class Candidate:
     covered: frozenset[str]  # question terms the sentence holds
     reader: float = 0.0  # the reader's logit, once read
     seen: bool = False  # already shown in this chat: it may lead again (it answers), never follow
+
+
+def _holds_all(sentence: str, words_: str) -> bool:
+    have = evidence_terms(sentence)
+    return all(holds(t, have) for t in evidence_terms(words_))
 
 
 def _plain(text: str) -> str:

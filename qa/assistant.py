@@ -168,7 +168,8 @@ class Assistant:
                 answer = summarize(question, hits, index, self.answerer)
             else:
                 asked = correct(question, index)  # "foregn" -> "foreign": the keyword side needs the word
-                rewritten = conversation.reask(asked) if conversation is not None else None
+                reasked = conversation.reask(asked) if conversation is not None else None
+                rewritten, subject = reasked or (None, None)
                 if rewritten:
                     asked, query, context_terms = rewritten, rewritten, []
                 else:
@@ -179,8 +180,10 @@ class Assistant:
                 hits = self.retriever(index).search(query, k or self.settings.k, since=since, until=until, include_undated=include_undated)
                 self.answerer.idf = _idf(index, tuple(sorted(set(words(query)))))
                 # The reader reads the follow-up with the thread's words ("When is it?" alone names nothing).
+                # "And Russia?" is answered only by a sentence about Russia: without one, the best sentence is
+                # still the previous subject's answer.
                 answer = self.answerer.compose(asked, hits, query=query, context_terms=context_terms, shown=shown,
-                                               reader_question=query if follow_up else None)
+                                               reader_question=query if follow_up else None, lead_must_hold=subject)
                 if context_terms and not answer.found and not conversation.refers_back(asked):
                     # Read as a follow-up for being short it found nothing; a short question of its own ("Who is
                     # Kalin?" after another topic) may still be answered as it stands, as `qa ask` answers it.

@@ -55,8 +55,8 @@ class Conversation:
             self.shown |= shown_keys(answer)
             self.last_found = answer
 
-    def reask(self, question: str) -> str | None:
-        """'And Russia?' after 'What did Turkey offer?': the previous question about the new subject.
+    def reask(self, question: str) -> tuple[str, str] | None:
+        """'And Russia?' after 'What did Turkey offer?': (the previous question about the new subject, the subject).
 
         Only a bare subject after an opener ('and', 'what about', 'how about'): a message with its own
         question word or verb is a question of its own."""
@@ -75,7 +75,7 @@ class Conversation:
             return None
         # The subject replaces the first name the previous question asked about (not its opening word).
         name = names[0]
-        return previous[: name.start()] + subject + previous[name.end() :]
+        return previous[: name.start()] + subject + previous[name.end() :], subject
 
     def add(self, turn: Turn) -> None:
         if turn.query == turn.question:  # a fresh question opens a new thread

@@ -124,6 +124,12 @@ def test_and_russia_reasks_the_previous_question_about_the_new_subject(seed_assi
     answer = seed_assistant.ask("And Russia?", chat)
     assert chat.turns[-1].asked == "What did Russia offer to host?"
     assert answer.query == "What did Russia offer to host?"
+    # No article says Russia offered to host anything: Turkey's answer again would be wrong.
+    assert not answer.found
+    chat = Conversation()
+    seed_assistant.ask("Who is Russia's foreign minister?", chat)
+    answer = seed_assistant.ask("And Ukraine's?", chat)
+    assert answer.found and "Kuleba of Ukraine" in answer.sentences[0].text
 
 
 @pytest.mark.slow
