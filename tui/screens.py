@@ -69,16 +69,26 @@ class ChatScreen(Screen):
         self.app.start()  # type: ignore[attr-defined]
 
     def on_key(self, event) -> None:
-        """Typing while the sources or the conversation have focus goes to the question box."""
+        """Typing while the sources or the conversation have focus goes to the question box.
+
+        `?` opens the help only when nothing is being typed (the box is empty), as in the box itself.
+        """
+        # No check of the focus here: the box consumes its own printable keys, so one that gets here came
+        # through a panel, possibly queued there before the focus moved (fast typing, a paste).
+        if not (event.is_printable and event.character):
+            return
+        event.stop()
         box = self.query_one("#question", QuestionInput)
-        if self.focused is not box and event.character == "?":
-            event.stop()
+        if event.character == "?" and not box.value:
             self.app.action_help()  # type: ignore[attr-defined]
             return
-        if self.focused is not box and event.is_printable and event.character:
-            box.focus()
+        # Focus now, not after a refresh (`box.focus()`): keys still to come then reach the box, and Enter
+        # asks instead of acting on the panel.
+        self.set_focus(box)
+        if box.selection.is_empty:
             box.insert_text_at_cursor(event.character)
-            event.stop()
+        else:  # a rejected line given back selected: typing replaces it, as in the box itself
+            box.replace(event.character, *box.selection)
 
     def action_cycle(self, step: int) -> None:
         """Tab cycles question box → sources → conversation; from the box, the first citation is selected."""

@@ -1,0 +1,84 @@
+"""What a new-user trial of the chat app found: "?" ending a question typed from a panel, the layout at
+narrow widths, toasts over the question box. Driven through the real app by its Pilot."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from qa.assistant import Assistant
+from tests.tui_helpers import SPOKESPERSON, ask, make_app, settle
+from tui.help import HelpScreen
+
+QUESTION = "Who is Kalin?"
+
+
+@pytest.fixture
+def indexed(seeded, fake):
+    Assistant(seeded, embedder=fake).rebuild()
+    return seeded
+
+
+def run(scenario):
+    asyncio.run(scenario())
+
+
+async def burst(app, pilot, keys) -> None:
+    """Keys as a terminal delivers a line typed fast (or tmux send-keys): all queued before the first is
+    handled. `pilot.press` waits after each key, which hides what happens to keys already queued."""
+    from textual import events
+    from textual.keys import _character_to_key
+
+    for key in keys:
+        name = _character_to_key(key) if len(key) == 1 and not key.isalnum() else key
+        char = key if len(key) == 1 else ("\r" if key == "enter" else None)
+        event = events.Key(name, char)
+        event.set_sender(app)
+        app._driver.send_message(event)
+    await pilot.pause()
+
+
+# 1. A question ending in "?" typed while a panel has focus is asked --------------------------------
+
+
+@pytest.mark.parametrize("tabs", [1, 2], ids=["from-sources", "from-conversation"])
+@pytest.mark.parametrize("fast", [True, False], ids=["burst", "key-by-key"])
+def test_a_question_ending_in_a_question_mark_typed_from_a_panel_is_asked(indexed, fake, tabs, fast):
+    async def scenario():
+        app = make_app(indexed, fake)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(app, pilot)
+            await ask(app, pilot, SPOKESPERSON)
+            await pilot.press(*["tab"] * tabs)
+            await pilot.pause()
+            panel = app.focused
+            assert panel is app.chat.query_one("#sources" if tabs == 1 else "#conversation")
+            keys = [*QUESTION, "enter"]
+            if fast:
+                await burst(app, pilot, keys)
+            else:
+                await pilot.press(*keys)
+            await settle(app, pilot)
+            assert not isinstance(app.screen, HelpScreen)
+            assert app.screen is app.chat
+            assert [t.question for t in app.turns] == [SPOKESPERSON, QUESTION]
+            assert app.chat.query_one("#question").value == ""
+
+    run(scenario)
+
+
+def test_question_mark_from_a_panel_is_typed_when_the_box_holds_text(indexed, fake):
+    async def scenario():
+        app = make_app(indexed, fake)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(app, pilot)
+            box = app.chat.query_one("#question")
+            await pilot.press(*"Who is Kalin")
+            app.chat.query_one("#sources").focus()
+            await pilot.pause()
+            await pilot.press("?")
+            await pilot.pause()
+            assert app.screen is app.chat and box.value == QUESTION and app.focused is box
+
+    run(scenario)
