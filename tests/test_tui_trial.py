@@ -82,3 +82,41 @@ def test_question_mark_from_a_panel_is_typed_when_the_box_holds_text(indexed, fa
             assert app.screen is app.chat and box.value == QUESTION and app.focused is box
 
     run(scenario)
+
+
+# 2. At narrow widths the conversation keeps the width ----------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(50, 16), (60, 24), (75, 24)])
+def test_at_narrow_widths_the_conversation_keeps_most_of_the_width(indexed, fake, size):
+    async def scenario():
+        app = make_app(indexed, fake)
+        async with app.run_test(size=size) as pilot:
+            await settle(app, pilot)
+            await ask(app, pilot, SPOKESPERSON)
+            conversation, sources = app.chat.query_one("#conversation"), app.chat.query_one("#sources")
+            assert conversation.outer_size.width >= 0.6 * size[0]
+            # The sources are still there, below the conversation, and Tab still reaches them.
+            assert sources.region.height >= 4 and sources.region.y >= conversation.region.bottom
+            await pilot.press("tab")
+            await pilot.pause()
+            assert app.focused is sources
+
+    run(scenario)
+
+
+def test_at_80_columns_conversation_and_sources_stay_side_by_side(indexed, fake):
+    async def scenario():
+        app = make_app(indexed, fake)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(app, pilot)
+            conversation, sources = app.chat.query_one("#conversation"), app.chat.query_one("#sources")
+            assert conversation.region.y == sources.region.y and sources.region.x >= conversation.region.right
+            await pilot.resize_terminal(50, 16)
+            await pilot.pause()
+            assert conversation.outer_size.width == 50  # resizing switches the layout too
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause()
+            assert conversation.region.y == sources.region.y
+
+    run(scenario)

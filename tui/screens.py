@@ -15,6 +15,8 @@ from qa.config import Settings
 from .render import literal, shown_path
 from .widgets import ConversationView, QuestionInput, SourcesView, StatusLine
 
+NARROW_BELOW = 76  # columns
+
 
 class BuildOffer(ModalScreen[bool]):
     """Shown at start when there is no index yet."""
@@ -48,6 +50,9 @@ class BuildOffer(ModalScreen[bool]):
 class ChatScreen(Screen):
     """Status line, conversation and sources side by side, rebuild progress, question box, footer."""
 
+    # Below 76 columns the conversation would be narrower than the sources panel (38 at least): the
+    # "-narrow" class (app.tcss) puts the sources below it instead.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_BELOW, "-wide")]
     BINDINGS = [
         Binding("tab", "cycle(1)", "Next panel"),
         Binding("shift+tab", "cycle(-1)", "Previous panel", show=False),
