@@ -120,3 +120,59 @@ def test_at_80_columns_conversation_and_sources_stay_side_by_side(indexed, fake)
             assert conversation.region.y == sources.region.y
 
     run(scenario)
+
+
+# 3. Toasts never cover the question box, and do not pile up -----------------------------------------
+
+
+def toasts(app):
+    from textual.widgets._toast import Toast
+
+    return [t for t in app.chat.query(Toast) if t.region]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (50, 16), (100, 30)])
+def test_toasts_never_cover_the_question_box(indexed, fake, size, tmp_path, monkeypatch):
+    monkeypatch.setenv("QA_SAVE_DIR", str(tmp_path / "a-folder-with-a-rather-long-name" / "saved-chats"))
+
+    async def scenario():
+        app = make_app(indexed, fake)
+        async with app.run_test(size=size, notifications=True) as pilot:
+            await settle(app, pilot)
+            await ask(app, pilot, SPOKESPERSON)
+            box, footer = app.chat.query_one("#question"), app.chat.query_one("Footer")
+            for keys in (["/since 2022-01-01"], ["/undated on"], ["/foo"], ["ctrl+u", "ctrl+s"], ["ctrl+r"], ["/until 2021-01-01"]):
+                await pilot.press(*(k for key in keys for k in ([key] if key.startswith("ctrl") else [*key, "enter"])))
+                await settle(app, pilot)
+                await pilot.pause(0.2)
+                shown = toasts(app)
+                assert shown, keys
+                for toast in shown:
+                    assert not toast.region.overlaps(box.region), (keys, toast.region, box.region)
+                    assert not toast.region.overlaps(footer.region), keys
+                    assert toast.region.y >= 1  # the status line stays readable
+                assert len(shown) <= 2, keys
+
+    run(scenario)
+
+
+def test_the_save_notice_keeps_the_file_name_whole(indexed, fake, tmp_path, monkeypatch):
+    from textual.geometry import Region
+
+    monkeypatch.setenv("QA_SAVE_DIR", str(tmp_path / "saved"))
+
+    async def scenario():
+        app = make_app(indexed, fake)
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await settle(app, pilot)
+            await ask(app, pilot, SPOKESPERSON)
+            await pilot.press("ctrl+s")
+            await settle(app, pilot)
+            await pilot.pause(0.2)
+            (toast,) = [t for t in toasts(app) if "saved" in t._notification.title.lower()]
+            shown = [strip.text.strip(" ▌") for strip in toast.render_lines(Region(0, 0, *toast.region.size))]
+            assert app.last_saved.name in shown, shown  # on a line of its own, whole
+            assert str(app.last_saved.resolve().parent) in "".join(shown)
+
+
+    run(scenario)

@@ -9,6 +9,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Label, ProgressBar, Static
+from textual.widgets._toast import ToastRack  # not exported; the screen mounts one, its height is set here
 
 from qa.config import Settings
 
@@ -71,7 +72,17 @@ class ChatScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#question").focus()
+        self._fit_toasts()
         self.app.start()  # type: ignore[attr-defined]
+
+    def on_resize(self) -> None:
+        self._fit_toasts()
+
+    def _fit_toasts(self) -> None:
+        """Toasts (under the status line, app.tcss) stop above the progress row, the question box and the footer;
+        when more pile up, the rack shows the newest."""
+        for rack in self.query_children(ToastRack):  # none when notifications are off (tests)
+            rack.styles.max_height = max(1, self.size.height - 6)
 
     def on_key(self, event) -> None:
         """Typing while the sources or the conversation have focus goes to the question box.
