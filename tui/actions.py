@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from textual.app import SystemCommand
+from textual.notifications import Notify
+from textual.widgets._toast import ToastHolder, ToastRack  # not exported: see on_notify
 from textual.screen import Screen
 
 from .commands import Command
@@ -19,9 +21,34 @@ from .render import conversation_markdown, date_filter_label, literal, save_path
 from .widgets import QuestionInput
 
 SAVE_DIR_ENV = "QA_SAVE_DIR"  # where ctrl+s writes (default: the current folder)
+TOASTS_KEPT = 2  # toasts on screen at once (the newest), at 24 rows a pair of 3-line notices fits...
+TOASTS_KEPT_FROM_HEIGHT = 20  # ...below this many rows, only one
 
 
 class ChatActions:
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None, markup: bool = False) -> None:
+        """Notifications carry file names and user text: never parsed as markup unless asked for."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def on_notify(self, event: Notify) -> None:
+        """Toasts do not pile up: a newer notice replaces an older one on the same subject (same title;
+        untitled, the same text), and only the newest few stay, as many as fit above the question box
+        (tui/screens.py caps their height). Runs before App's own handler adds the new one."""
+        new = event.notification
+        kept = [old for old in self._notifications if not (old.title == new.title and (new.title or old.message == new.message))]
+        keep = TOASTS_KEPT if self.screen.size.height >= TOASTS_KEPT_FROM_HEIGHT else 1
+        survivors = kept[len(kept) - (keep - 1):] if keep > 1 else []
+        for old in list(self._notifications):
+            if old not in survivors:
+                self._unnotify(old, refresh=False)
+                # Textual's rack would remove only the toast, leaving its (empty, 2-row) holder: each replaced
+                # notice would push the next one down, towards the question box.
+                for screen in self.screen_stack:
+                    for rack in screen.query_children(ToastRack):
+                        for holder in rack.query_children(ToastHolder):
+                            if holder.id == ToastRack._toast_id(old):
+                                holder.remove()
+
     def _run_command(self, command: Command) -> None:
         if command.name == "since":
             self.set_dates(command.value, self.until)
@@ -97,7 +124,9 @@ class ChatActions:
         except OSError as exc:
             self.notify(f"Cannot save in {folder}: {exc.strerror or exc}.\nSet {SAVE_DIR_ENV} to a folder you can write to.", title="Not saved", severity="error")
             return
-        self.notify(f"Saved {len(answered)} answer{'s' if len(answered) != 1 else ''} to {literal(str(path.resolve()))}", title="Conversation saved")
+        # The file name on a line of its own: a toast wraps a long path mid-name.
+        self.notify(f"Saved {len(answered)} answer{'s' if len(answered) != 1 else ''} to\n{literal(path.name)}\nin {literal(str(path.resolve().parent))}",
+                    title="Conversation saved")
         self.last_saved = path
 
     def action_focus_input(self, prefill: str = "") -> None:

@@ -403,10 +403,6 @@ class QAApp(ChatActions, RebuildActions, App):
 
     # ------------------------------------------------------------ errors
 
-    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None, markup: bool = False) -> None:
-        """Notifications carry file names and user text: never parsed as markup unless asked for."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
-
     def _error(self, exc: QAError, title: str) -> None:
         self.notify(f"{exc.message}\n{app_hint(exc)}".strip(), title=title, severity="error", timeout=10)
         self._refresh_status()
